@@ -1,0 +1,133 @@
+# Switchboard — top-level build.
+#
+#   make run     install what is missing, build, start the local stack (./var)
+#   make check   install what is missing, build, run every test
+#   make asan    the same test suite under AddressSanitizer + UBSan
+#   make bench   benchmarks (figures go to docs/BENCHMARKS.md by hand)
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Everything built lands under $(BUILD) (default build/; asan uses build/asan).
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CC      ?= cc
+PKGS    := libmicrohttpd libwebsockets libcurl jansson sqlite3 openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+SAN     ?=
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes
+CPPFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE -DSB_VERSION='"$(VERSION)"' -Icommon \
+	-I$(BUILD)/gen $(PKG_CFLAGS)
+ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SAN) -MMD -MP
+LDLIBS_ALL := $(PKG_LIBS) -lnng -lpthread -lm
+
+# ---- generated schema tables --------------------------------------------
+SCHEMAS    := $(sort $(wildcard schemas/*.json)) $(sort $(wildcard schemas/migrations/*.sql))
+SCHEMAGEN  := $(BUILD)/bin/sb-schemagen
+GEN_C      := $(BUILD)/gen/sb_schema_gen.c
+GEN_H      := $(BUILD)/gen/sb_schema_gen.h
+
+# ---- common library -----------------------------------------------------
+COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sb_schema_gen.o
+LIBCOMMON  := $(BUILD)/lib/libsbcommon.a
+
+# ---- daemons and tools: folder -> binary ---------------------------------
+DAEMONS := store:sb-store
+TOOLS   := tools/tap:sb-tap
+BINS    := $(foreach d,$(DAEMONS) $(TOOLS),$(BUILD)/bin/$(word 2,$(subst :, ,$(d))))
+
+# ---- tests ---------------------------------------------------------------
+UNIT_SRC   := $(wildcard common/*_test.c)
+UNIT_BINS  := $(UNIT_SRC:common/%.c=$(BUILD)/tests/common_%)
+TLIB_SRC   := $(wildcard tests/lib/*.c)
+TLIB_OBJ   := $(TLIB_SRC:%.c=$(BUILD)/obj/%.o)
+ITEST_SRC  := $(wildcard tests/*_test.c)
+ITEST_BINS := $(ITEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps run check test asan bench install clean
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+deps:
+	@tools/deps.sh
+
+# ---- rules ---------------------------------------------------------------
+$(SCHEMAGEN): tools/schemagen/schemagen.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SAN) -o $@ $< $(LDLIBS_ALL)
+
+$(GEN_C) $(GEN_H) &: $(SCHEMAGEN) $(SCHEMAS)
+	@mkdir -p $(BUILD)/gen
+	$(SCHEMAGEN) $(BUILD)/gen $(SCHEMAS)
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# One binary per folder: every non-test .c in the folder.
+define BIN_RULE
+$(BUILD)/bin/$(2): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %_test.c,$(wildcard $(1)/*.c))) $(LIBCOMMON)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach d,$(DAEMONS) $(TOOLS),$(eval $(call BIN_RULE,$(word 1,$(subst :, ,$(d))),$(word 2,$(subst :, ,$(d))))))
+
+$(BUILD)/tests/common_%: $(BUILD)/obj/common/%.o $(TLIB_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TLIB_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL)
+
+# ---- top-level targets ---------------------------------------------------
+test: all $(UNIT_BINS) $(ITEST_BINS)
+	@tests/run.sh $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory test
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@tests/bench/run.sh $(BUILD)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/switchboard/schemas/migrations
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 schemas/*.json $(DESTDIR)$(PREFIX)/share/switchboard/schemas/
+	install -m 0644 schemas/migrations/*.sql $(DESTDIR)$(PREFIX)/share/switchboard/schemas/migrations/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

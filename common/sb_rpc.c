@@ -1,0 +1,658 @@
+/*
+ * sb_rpc.c — REP server on contexts + aio, REQ client (see sb_rpc.h).
+ *
+ * Server state machine, one per context ("worker"):
+ *
+ *   RECV --request--> BUSY --sb_req_ok/fail--> SEND --sent--> RECV
+ *
+ * A worker holds at most one request, so the request lives inside it and
+ * nothing is allocated per request beyond the JSON. Stopping lets BUSY and
+ * SEND workers finish (their callers get their answers), cancels RECV ones.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sb_daemon.h"
+#include "sb_json.h"
+#include "sb_log.h"
+#include "sb_metrics.h"
+#include "sb_rpc.h"
+#include "sb_schema_gen.h"
+#include "sb_time.h"
+
+#define DEFAULT_NCTX     64
+#define DEFAULT_MAX_MSG  (1u << 20)
+#define TRANSPORT_MAX    (16u << 20) /* beyond this nng drops the connection */
+#define DRAIN_TIMEOUT_MS 10000
+
+enum wstate { W_IDLE, W_RECV, W_BUSY, W_SEND };
+
+struct sb_req {
+	struct worker *w;
+	int            op;    /* index in the service, or -1 - sys op index */
+	json_t        *root;
+	int64_t        t0_us;
+	sb_req        *next;  /* pool queue link */
+};
+
+struct worker {
+	sb_rpc_server *srv;
+	nng_ctx        ctx;
+	nng_aio       *aio;
+	enum wstate    state;
+	sb_req         req;
+};
+
+struct sb_rpc_server {
+	nng_socket      sock;
+	sb_rpc_config   cfg;
+	struct worker  *w;
+	int             nw;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	int             active; /* workers not yet exited */
+	bool            stopping;
+	/* optional handler pool */
+	pthread_t      *threads;
+	sb_req         *qhead, *qtail;
+	pthread_cond_t  qcv;
+	bool            qstop;
+	/* metrics, created on first use per (op, code) */
+	_Atomic(sb_metric *) *counts; /* [(nops + nsys) * SB_CODE__COUNT] */
+	_Atomic(sb_metric *) *latency; /* [nops + nsys] */
+};
+
+static void start_recv(struct worker *w);
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static const sb_op_spec *op_spec(const sb_rpc_server *s, int op)
+{
+	return op >= 0 ? &s->cfg.service->ops[op] : &SB_SVC_SYS.ops[-op - 1];
+}
+
+static int op_slot(const sb_rpc_server *s, int op)
+{
+	return op >= 0 ? op : (int)s->cfg.service->nops + (-op - 1);
+}
+
+static void observe(sb_rpc_server *s, int op, sb_code code, int64_t t0_us)
+{
+	int slot = op_slot(s, op);
+	const char *name = op_spec(s, op)->name;
+	char labels[256];
+	_Atomic(sb_metric *) *cp = &s->counts[slot * SB_CODE__COUNT + code];
+	sb_metric *m = atomic_load(cp);
+	if (!m) {
+		snprintf(labels, sizeof labels, "service=\"%s\",op=\"%s\",code=\"%s\"", s->cfg.service->name,
+			 name, sb_code_name(code));
+		m = sb_counter("sb_rpc_requests_total", "Requests answered, by op and result code.", labels);
+		atomic_store(cp, m);
+	}
+	sb_counter_inc(m);
+	_Atomic(sb_metric *) *lp = &s->latency[slot];
+	m = atomic_load(lp);
+	if (!m) {
+		snprintf(labels, sizeof labels, "service=\"%s\",op=\"%s\"", s->cfg.service->name, name);
+		m = sb_histogram("sb_rpc_request_duration_ms", "Time from request received to reply sent.",
+				 labels, SB_LATENCY_MS_BOUNDS, SB_LATENCY_MS_NBOUNDS);
+		atomic_store(lp, m);
+	}
+	sb_histogram_observe(m, (double)(sb_mono_us() - t0_us) / 1000.0);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+/* Serialise reply and send it on the worker's context; consumes reply. */
+static void send_reply(struct worker *w, json_t *reply)
+{
+	size_t len = 0;
+	char *body = reply ? sb_json_dump(reply, &len) : NULL;
+	json_decref(reply);
+	if (!body) {
+		body = strdup("{\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":\"reply could not be encoded\"}}");
+		len = strlen(body);
+	}
+	nng_msg *msg;
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+		abort();
+	free(body);
+	pthread_mutex_lock(&w->srv->mu);
+	w->state = W_SEND;
+	pthread_mutex_unlock(&w->srv->mu);
+	nng_aio_set_msg(w->aio, msg);
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+static void finish(sb_req *r, json_t *reply, sb_code code)
+{
+	struct worker *w = r->w;
+	if (r->op != INT32_MIN)
+		observe(w->srv, r->op, code, r->t0_us);
+	json_decref(r->root);
+	r->root = NULL;
+	send_reply(w, reply);
+}
+
+int sb_req_op(const sb_req *r)
+{
+	return r->op;
+}
+
+void sb_req_ok(sb_req *r, json_t *data)
+{
+	finish(r, sb_json_ok(data), SB_OK);
+}
+
+void sb_req_fail_err(sb_req *r, const sb_error *e)
+{
+	sb_code c = (e->code > SB_OK && e->code < SB_CODE__COUNT) ? e->code : SB_INTERNAL;
+	if (c == SB_INTERNAL || c == SB_UNAVAILABLE) {
+		char q[300];
+		sb_warn("rpc.request_failed", "op=%s code=%s msg=%s", op_spec(r->w->srv, r->op)->name,
+			sb_code_name(c), sb_log_quote(e->message, q, sizeof q));
+	}
+	finish(r, sb_json_err(c, e->message), c);
+}
+
+void sb_req_fail(sb_req *r, sb_code code, const char *fmt, ...)
+{
+	sb_error e = {.code = code};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof e.message, fmt, ap);
+	va_end(ap);
+	sb_req_fail_err(r, &e);
+}
+
+/* ---- built-in sys ops ----------------------------------------------------- */
+
+static void sys_op(sb_req *r, int sysop)
+{
+	sb_rpc_server *s = r->w->srv;
+	if (sysop == SB_SYS_SYS_HEALTH) {
+		sb_req_ok(r, json_pack("{s:s,s:s,s:s,s:I,s:s}", "status", "ok", "service", s->cfg.service->name,
+				       "daemon", sb_daemon_name(), "uptimeMs", (json_int_t)sb_daemon_uptime_ms(),
+				       "version", SB_VERSION));
+	} else if (sysop == SB_SYS_SYS_METRICS) {
+		char *text = sb_metrics_render();
+		sb_req_ok(r, json_pack("{s:s}", "text", text ? text : ""));
+		free(text);
+	} else {
+		sb_req_fail(r, SB_INVALID_ARGUMENT, "unsupported sys op");
+	}
+}
+
+/* ---- request intake -------------------------------------------------------- */
+
+static void pool_push(sb_rpc_server *s, sb_req *r)
+{
+	pthread_mutex_lock(&s->mu);
+	r->next = NULL;
+	if (s->qtail)
+		s->qtail->next = r;
+	else
+		s->qhead = r;
+	s->qtail = r;
+	pthread_cond_signal(&s->qcv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void *pool_main(void *arg)
+{
+	sb_rpc_server *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->qhead && !s->qstop)
+			pthread_cond_wait(&s->qcv, &s->mu);
+		if (!s->qhead)
+			break;
+		sb_req *r = s->qhead;
+		s->qhead = r->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+		pthread_mutex_unlock(&s->mu);
+		s->cfg.handlers[r->op](r, json_object_get(r->root, "args"), s->cfg.ctx);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Decode, validate and dispatch one request. Always leads to exactly one reply. */
+static void handle(struct worker *w, nng_msg *msg)
+{
+	sb_rpc_server *s = w->srv;
+	sb_req *r = &w->req;
+	sb_error err = {0};
+	r->w = w;
+	r->op = INT32_MIN;
+	r->t0_us = sb_mono_us();
+	r->root = sb_json_parse(nng_msg_body(msg), nng_msg_len(msg), s->cfg.max_msg, &err);
+	nng_msg_free(msg);
+	if (!r->root)
+		goto bad;
+	const char *opname = sb_json_str(r->root, "op");
+	json_t *args = json_object_get(r->root, "args");
+	if (!opname) {
+		sb_error_set(&err, SB_INVALID_ARGUMENT, "request needs a string \"op\"");
+		goto bad;
+	}
+	if (json_object_size(r->root) > (args ? 2u : 1u)) {
+		sb_error_set(&err, SB_INVALID_ARGUMENT, "request may only have \"op\" and \"args\"");
+		goto bad;
+	}
+	if (!args) {
+		args = json_object();
+		json_object_set_new(r->root, "args", args);
+	}
+	int op = sb_schema_find_op(s->cfg.service, opname);
+	int sysop = op < 0 ? sb_schema_find_op(&SB_SVC_SYS, opname) : -1;
+	if (op < 0 && sysop < 0) {
+		char q[128];
+		sb_error_set(&err, SB_INVALID_ARGUMENT, "unknown op \"%s\" for service %s",
+			     sb_log_quote(opname, q, 100), s->cfg.service->name);
+		goto bad;
+	}
+	const sb_op_spec *spec = op >= 0 ? &s->cfg.service->ops[op] : &SB_SVC_SYS.ops[sysop];
+	r->op = op >= 0 ? op : -sysop - 1;
+	if (sb_schema_validate(spec->args, spec->nargs, args, &err) < 0) {
+		char m[sizeof err.message];
+		memcpy(m, err.message, sizeof m);
+		snprintf(err.message, sizeof err.message, "%s: %.200s", spec->name, m);
+		goto bad;
+	}
+	if (op < 0)
+		sys_op(r, sysop);
+	else if (s->cfg.nthreads > 0)
+		pool_push(s, r);
+	else
+		s->cfg.handlers[op](r, args, s->cfg.ctx);
+	return;
+bad:
+	sb_debug("rpc.bad_request", "code=%s", sb_code_name(err.code));
+	finish(r, sb_json_err(err.code, err.message), err.code);
+}
+
+static void worker_exit(struct worker *w)
+{
+	sb_rpc_server *s = w->srv;
+	pthread_mutex_lock(&s->mu);
+	w->state = W_IDLE;
+	s->active--;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void worker_cb(void *arg)
+{
+	struct worker *w = arg;
+	sb_rpc_server *s = w->srv;
+	int rv = nng_aio_result(w->aio);
+	pthread_mutex_lock(&s->mu);
+	enum wstate st = w->state;
+	bool stopping = s->stopping;
+	if (st == W_RECV && rv == 0)
+		w->state = W_BUSY;
+	pthread_mutex_unlock(&s->mu);
+
+	if (st == W_SEND) {
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(w->aio));
+		if (stopping)
+			worker_exit(w);
+		else
+			start_recv(w);
+		return;
+	}
+	if (rv != 0) {
+		if (stopping || rv == NNG_ECLOSED)
+			worker_exit(w);
+		else
+			start_recv(w);
+		return;
+	}
+	handle(w, nng_aio_get_msg(w->aio));
+}
+
+static void start_recv(struct worker *w)
+{
+	pthread_mutex_lock(&w->srv->mu);
+	w->state = W_RECV;
+	pthread_mutex_unlock(&w->srv->mu);
+	nng_ctx_recv(w->ctx, w->aio);
+}
+
+static int nng_fail(sb_error *err, const char *what, const char *url, int rv)
+{
+	return sb_error_set(err, SB_UNAVAILABLE, "%s %s: %s", what, url, nng_strerror(rv));
+}
+
+static void free_server(sb_rpc_server *s)
+{
+	for (int i = 0; i < s->nw; i++)
+		if (s->w[i].aio)
+			nng_aio_free(s->w[i].aio);
+	free(s->w);
+	free(s->threads);
+	free(s->counts);
+	free(s->latency);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->qcv);
+	free(s);
+}
+
+static int check_handlers(const sb_rpc_config *cfg, sb_error *err)
+{
+	for (unsigned i = 0; i < cfg->service->nops; i++)
+		if (!cfg->handlers[i])
+			return sb_error_set(err, SB_INTERNAL, "service %s has no handler for op %s",
+					    cfg->service->name, cfg->service->ops[i].name);
+	return 0;
+}
+
+int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error *err)
+{
+	if (check_handlers(cfg, err) < 0)
+		return -1;
+	sb_rpc_server *s = calloc(1, sizeof *s);
+	s->cfg = *cfg;
+	if (s->cfg.nctx <= 0)
+		s->cfg.nctx = DEFAULT_NCTX;
+	if (!s->cfg.max_msg)
+		s->cfg.max_msg = DEFAULT_MAX_MSG;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->qcv, NULL);
+	size_t slots = cfg->service->nops + SB_SVC_SYS.nops;
+	s->counts = calloc(slots * SB_CODE__COUNT, sizeof *s->counts);
+	s->latency = calloc(slots, sizeof *s->latency);
+	int rv = nng_rep0_open(&s->sock);
+	if (rv != 0) {
+		free_server(s);
+		return nng_fail(err, "cannot open REP socket for", cfg->url, rv);
+	}
+	nng_listener l;
+	if ((rv = nng_listener_create(&l, s->sock, cfg->url)) != 0 ||
+	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0) {
+		nng_close(s->sock);
+		free_server(s);
+		return nng_fail(err, "cannot listen on", cfg->url, rv);
+	}
+	s->nw = s->cfg.nctx;
+	s->w = calloc((size_t)s->nw, sizeof *s->w);
+	for (int i = 0; i < s->nw; i++) {
+		s->w[i].srv = s;
+		if (nng_aio_alloc(&s->w[i].aio, worker_cb, &s->w[i]) != 0 || nng_ctx_open(&s->w[i].ctx, s->sock) != 0)
+			abort();
+	}
+	if (s->cfg.nthreads > 0) {
+		s->threads = calloc((size_t)s->cfg.nthreads, sizeof *s->threads);
+		for (int i = 0; i < s->cfg.nthreads; i++)
+			pthread_create(&s->threads[i], NULL, pool_main, s);
+	}
+	s->active = s->nw;
+	for (int i = 0; i < s->nw; i++)
+		start_recv(&s->w[i]);
+	sb_info("rpc.listening", "service=%s url=%s contexts=%d", cfg->service->name, cfg->url, s->nw);
+	*out = s;
+	return 0;
+}
+
+void sb_rpc_server_stop(sb_rpc_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	for (int i = 0; i < s->nw; i++)
+		if (s->w[i].state == W_RECV)
+			nng_aio_cancel(s->w[i].aio);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DRAIN_TIMEOUT_MS / 1000;
+	while (s->active > 0)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0)
+			break;
+	int left = s->active;
+	pthread_mutex_unlock(&s->mu);
+	if (left)
+		sb_warn("rpc.drain_timeout", "service=%s unanswered=%d", s->cfg.service->name, left);
+	nng_close(s->sock);
+	for (int i = 0; i < s->nw; i++)
+		nng_aio_stop(s->w[i].aio);
+	if (s->threads) {
+		pthread_mutex_lock(&s->mu);
+		s->qstop = true;
+		pthread_cond_broadcast(&s->qcv);
+		pthread_mutex_unlock(&s->mu);
+		for (int i = 0; i < s->cfg.nthreads; i++)
+			pthread_join(s->threads[i], NULL);
+	}
+	free_server(s);
+}
+
+/* ---- client ---------------------------------------------------------------- */
+
+struct sb_client {
+	nng_socket sock;
+	int        timeout_ms;
+	int        resend_ms;
+	char       url[256];
+};
+
+sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error *err)
+{
+	sb_client *c = calloc(1, sizeof *c);
+	c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
+	c->resend_ms = opts && opts->resend_ms > 0 ? opts->resend_ms : 2000;
+	snprintf(c->url, sizeof c->url, "%s", url ? url : "");
+	int rv = nng_req0_open(&c->sock);
+	if (rv == 0) {
+		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
+		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+		rv = nng_dial(c->sock, c->url, NULL, NNG_FLAG_NONBLOCK);
+	}
+	if (rv != 0) {
+		sb_error_set(err, SB_INVALID_ARGUMENT, "cannot dial %s: %s", c->url, nng_strerror(rv));
+		nng_close(c->sock);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void sb_client_close(sb_client *c)
+{
+	if (!c)
+		return;
+	nng_close(c->sock);
+	free(c);
+}
+
+const char *sb_client_url(const sb_client *c)
+{
+	return c->url;
+}
+
+static int rv_to_err(const sb_client *c, int rv, int sending, sb_error *err)
+{
+	if (rv == NNG_ETIMEDOUT && sending)
+		return sb_error_set(err, SB_UNAVAILABLE, "%s is not reachable", c->url);
+	if (rv == NNG_ETIMEDOUT)
+		return sb_error_set(err, SB_DEADLINE_EXCEEDED, "%s did not answer within %d ms", c->url,
+				    c->timeout_ms);
+	return sb_error_set(err, SB_UNAVAILABLE, "%s: %s", c->url, nng_strerror(rv));
+}
+
+int sb_client_call_raw(sb_client *c, const void *body, size_t len, char **reply, size_t *rlen, sb_error *err)
+{
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg;
+	int rv;
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0)
+		return rv_to_err(c, rv, 1, err);
+	nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, c->resend_ms);
+	if (nng_aio_alloc(&aio, NULL, NULL) != 0 || nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+		abort();
+	int64_t t0 = sb_mono_ms();
+	nng_aio_set_timeout(aio, c->timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_msg_free(msg);
+		goto fail_send;
+	}
+	int left = c->timeout_ms - (int)(sb_mono_ms() - t0);
+	nng_aio_set_timeout(aio, left > 1 ? left : 1);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		goto fail_recv;
+	msg = nng_aio_get_msg(aio);
+	*rlen = nng_msg_len(msg);
+	*reply = malloc(*rlen + 1);
+	memcpy(*reply, nng_msg_body(msg), *rlen);
+	(*reply)[*rlen] = '\0';
+	nng_msg_free(msg);
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return 0;
+fail_send:
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return rv_to_err(c, rv, 1, err);
+fail_recv:
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return rv_to_err(c, rv, 0, err);
+}
+
+static char *encode_request(const sb_service *svc, int op, json_t *args, size_t *len)
+{
+	json_t *req = json_pack("{s:s,s:o}", "op", svc->ops[op].name, "args", args ? args : json_object());
+	char *body = req ? sb_json_dump(req, len) : NULL;
+	json_decref(req);
+	return body;
+}
+
+/* Turn a raw reply into (rc, data) per the envelope. */
+static int decode_reply(const char *raw, size_t len, json_t **data, sb_error *err)
+{
+	json_t *root = sb_json_parse(raw, len, 0, err);
+	if (!root)
+		return sb_error_set(err, SB_INTERNAL, "malformed reply: %s", err ? err->message : "");
+	json_t *d = NULL;
+	int rc = sb_json_read_reply(root, &d, err);
+	if (rc == 0 && data)
+		*data = json_incref(d);
+	json_decref(root);
+	return rc;
+}
+
+int sb_client_call(sb_client *c, const sb_service *svc, int op, json_t *args, json_t **data, sb_error *err)
+{
+	if (data)
+		*data = NULL;
+	if (!c)
+		return sb_error_set(err, SB_UNAVAILABLE, "no client for service %s", svc->name);
+	size_t len;
+	char *body = encode_request(svc, op, args, &len);
+	if (!body)
+		return sb_error_set(err, SB_INVALID_ARGUMENT, "request could not be encoded");
+	char *raw;
+	size_t rlen;
+	int rc = sb_client_call_raw(c, body, len, &raw, &rlen, err);
+	free(body);
+	if (rc < 0)
+		return -1;
+	rc = decode_reply(raw, rlen, data, err);
+	free(raw);
+	return rc;
+}
+
+/* ---- async client ---------------------------------------------------------- */
+
+struct acall {
+	sb_client *c;
+	nng_ctx    ctx;
+	nng_aio   *aio;
+	int        stage; /* 0 sending, 1 receiving */
+	int64_t    t0;
+	sb_call_cb cb;
+	void      *arg;
+};
+
+static void acall_done(struct acall *a, int rc, json_t *data, const sb_error *err)
+{
+	a->cb(a->arg, rc, data, err);
+	nng_ctx_close(a->ctx);
+	nng_aio_reap(a->aio);
+	free(a);
+}
+
+static void acall_cb(void *arg)
+{
+	struct acall *a = arg;
+	int rv = nng_aio_result(a->aio);
+	sb_error err = {0};
+	if (rv != 0) {
+		if (a->stage == 0)
+			nng_msg_free(nng_aio_get_msg(a->aio));
+		rv_to_err(a->c, rv, a->stage == 0, &err);
+		acall_done(a, -1, NULL, &err);
+		return;
+	}
+	if (a->stage == 0) {
+		a->stage = 1;
+		int left = a->c->timeout_ms - (int)(sb_mono_ms() - a->t0);
+		nng_aio_set_timeout(a->aio, left > 1 ? left : 1);
+		nng_ctx_recv(a->ctx, a->aio);
+		return;
+	}
+	nng_msg *msg = nng_aio_get_msg(a->aio);
+	json_t *data = NULL;
+	int rc = decode_reply(nng_msg_body(msg), nng_msg_len(msg), &data, &err);
+	nng_msg_free(msg);
+	acall_done(a, rc, data, &err);
+}
+
+void sb_client_call_async(sb_client *c, const sb_service *svc, int op, json_t *args, sb_call_cb cb, void *arg)
+{
+	sb_error err = {0};
+	size_t len;
+	char *body = c ? encode_request(svc, op, args, &len) : NULL;
+	if (!body) {
+		if (!c)
+			json_decref(args);
+		sb_error_set(&err, c ? SB_INVALID_ARGUMENT : SB_UNAVAILABLE, "request could not be sent");
+		cb(arg, -1, NULL, &err);
+		return;
+	}
+	struct acall *a = calloc(1, sizeof *a);
+	a->c = c;
+	a->cb = cb;
+	a->arg = arg;
+	a->t0 = sb_mono_ms();
+	nng_msg *msg;
+	if (nng_ctx_open(&a->ctx, c->sock) != 0 || nng_aio_alloc(&a->aio, acall_cb, a) != 0 ||
+	    nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+		abort();
+	free(body);
+	nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME, c->resend_ms);
+	nng_aio_set_timeout(a->aio, c->timeout_ms);
+	nng_aio_set_msg(a->aio, msg);
+	nng_ctx_send(a->ctx, a->aio);
+}
