@@ -24,7 +24,7 @@ SAN     ?=
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes
 CPPFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE -DSB_VERSION='"$(VERSION)"' -Icommon \
 	-I$(BUILD)/gen $(PKG_CFLAGS)
-ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SAN) -MMD -MP
+ALL_CFLAGS = $(CPPFLAGS_ALL) $(EXTRA_INC) $(WARN) $(CFLAGS) $(SAN) -MMD -MP
 LDLIBS_ALL := $(PKG_LIBS) -lnng -lpthread -lm
 
 # ---- generated schema tables --------------------------------------------
@@ -77,6 +77,10 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
 $(BUILD)/obj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Tests and benchmarks also see the harness.
+$(BUILD)/obj/tests/%.o: EXTRA_INC := -Itests/lib
+$(BUILD)/obj/common/%_test.o: EXTRA_INC := -Itests/lib
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(@D)

@@ -264,7 +264,7 @@ static int scan_args(int argc, char **argv, const char **cli, meta_opts *m)
 			cli[idx] = negated ? "false" : "true";
 		else if (eq)
 			cli[idx] = eq + 1;
-		else if (i + 1 < argc)
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
 			cli[idx] = argv[++i];
 		else {
 			fprintf(stderr, "%s: --%s needs a value\n", self->name, f->name);
@@ -363,6 +363,16 @@ int sb_daemon_main(const sb_daemon *d, int argc, char **argv)
 		printf("%s %s\n", d->name, SB_VERSION);
 		return 0;
 	}
+	/* Block the signals first: any thread started from here on (nng's, ours)
+	 * inherits the mask, so only wait_for_stop() ever sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	int rc = 2;
 	if (resolve_all(cli) < 0 || setup_logging(m.verbose) < 0)
 		goto out;
@@ -373,14 +383,6 @@ int sb_daemon_main(const sb_daemon *d, int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	if (d->init(d->ctx) < 0) {
 		sb_error_log("daemon.init_failed", NULL);

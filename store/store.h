@@ -84,6 +84,11 @@ json_t *store_time_json(int64_t ms);
 /* The id argument, or a fresh "<prefix>_…" id written into buf. */
 const char *store_arg_id(json_t *args, const char *prefix, char *buf, size_t len);
 
+/* ---- store_numbers.c ------------------------------------------------------ */
+
+/* 1 if s is an E.164 number: '+', then 8..15 digits, the first 1-9. */
+int store_e164_ok(const char *s);
+
 /* ---- store_writer.c -------------------------------------------------------- */
 
 typedef struct store_writer store_writer;

@@ -23,7 +23,7 @@ int op_businesses_create(store_tx *tx, json_t *args, json_t **out, sb_error *err
 	int n = store_exec(tx, err,
 			   "INSERT INTO business (id, name, is_active, timezone, created_at, updated_at)"
 			   " VALUES (?, ?, ?, coalesce(?, 'UTC'), ?, ?) ON CONFLICT(id) DO NOTHING",
-			   "sbsII", id, sb_json_str(args, "name"), sb_json_bool(args, "isActive", 1),
+			   "ssbsII", id, sb_json_str(args, "name"), sb_json_bool(args, "isActive", 1),
 			   sb_json_str(args, "timezone"), tx->now, tx->now);
 	if (n < 0 || get_business(tx, id, out, err) < 0)
 		return -1;

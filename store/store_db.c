@@ -187,6 +187,12 @@ static sqlite3_stmt *start(store_tx *tx, sb_error *err, const char *sql, const c
 	sqlite3_stmt *st = prepare(tx, sql, err);
 	if (!st)
 		return NULL;
+	if ((int)strlen(fmt ? fmt : "") != sqlite3_bind_parameter_count(st)) {
+		sb_error_log("store.bind_mismatch", "format=%s params=%d", fmt ? fmt : "", sqlite3_bind_parameter_count(st));
+		sb_error_set(err, SB_INTERNAL, "statement has %d parameters, format has %zu",
+			     sqlite3_bind_parameter_count(st), strlen(fmt ? fmt : ""));
+		return NULL;
+	}
 	if (bind(st, fmt, ap) != SQLITE_OK) {
 		db_fail(err, tx->db, "bind");
 		sqlite3_reset(st);
