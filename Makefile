@@ -39,8 +39,13 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sb_schema_gen.
 LIBCOMMON  := $(BUILD)/lib/libsbcommon.a
 
 # ---- daemons and tools: folder -> binary ---------------------------------
-DAEMONS := store:sb-store
-TOOLS   := tools/tap:sb-tap
+# folder:binary — a folder without sources yet is skipped.
+ALL_DAEMONS := store:sb-store gateway:sb-gateway rag-worker:sb-rag-worker \
+	media-bridge:sb-media-bridge scheduler:sb-scheduler
+ALL_TOOLS   := tools/tap:sb-tap tools/standins:sb-standins
+have_src = $(foreach d,$(1),$(if $(wildcard $(word 1,$(subst :, ,$(d)))/*.c),$(d)))
+DAEMONS := $(call have_src,$(ALL_DAEMONS))
+TOOLS   := $(call have_src,$(ALL_TOOLS))
 BINS    := $(foreach d,$(DAEMONS) $(TOOLS),$(BUILD)/bin/$(word 2,$(subst :, ,$(d))))
 
 # ---- tests ---------------------------------------------------------------

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+
 #include "sb_daemon.h"
 #include "sb_log.h"
 
@@ -397,6 +399,7 @@ int sb_daemon_main(const sb_daemon *d, int argc, char **argv)
 		d->drain(d->ctx);
 	if (d->fini)
 		d->fini(d->ctx);
+	nng_fini(); /* every socket is closed by now: join nng's threads (clean valgrind runs) */
 	sb_info("daemon.stopped", "uptime_ms=%lld", sb_daemon_uptime_ms());
 	rc = 0;
 out:

@@ -18,6 +18,7 @@ libsqlite3-dev sqlite3
 libssl-dev
 libcmocka-dev
 wrk
+valgrind
 "
 
 case "${1:-}" in

@@ -223,7 +223,6 @@ int main(int argc, char **argv)
 		.fini = tap_fini,
 	};
 	int rc = sb_daemon_main(&d, argc, argv);
-	nng_fini(); /* every socket is closed: let nng join its threads (clean valgrind runs) */
 	if (tap.bad_flags)
 		return 2;
 	return rc == 0 ? tap.exit_code : rc;
