@@ -42,7 +42,8 @@ LIBCOMMON  := $(BUILD)/lib/libsbcommon.a
 # folder:binary — a folder without sources yet is skipped.
 ALL_DAEMONS := store:sb-store gateway:sb-gateway rag-worker:sb-rag-worker \
 	media-bridge:sb-media-bridge scheduler:sb-scheduler
-ALL_TOOLS   := tools/tap:sb-tap tools/standins:sb-standins
+ALL_TOOLS   := tools/tap:sb-tap tools/cloudsim:sb-cloudsim tools/callsim:sb-callsim \
+	tools/realtime-sim:sb-realtime-sim
 have_src = $(foreach d,$(1),$(if $(wildcard $(word 1,$(subst :, ,$(d)))/*.c),$(d)))
 DAEMONS := $(call have_src,$(ALL_DAEMONS))
 TOOLS   := $(call have_src,$(ALL_TOOLS))

@@ -11,7 +11,7 @@ PKGS="
 build-essential pkg-config
 libnng-dev nng-utils
 libmicrohttpd-dev
-libwebsockets-dev
+libwebsockets-dev libwebsockets-evlib-ev libev-dev
 libcurl4-openssl-dev
 libjansson-dev
 libsqlite3-dev sqlite3
