@@ -8,6 +8,15 @@
  * A worker holds at most one request, so the request lives inside it and
  * nothing is allocated per request beyond the JSON. Stopping lets BUSY and
  * SEND workers finish (their callers get their answers), cancels RECV ones.
+ *
+ * Listener watchdog: nng 1.5.2 (fixed in 1.6.0, nng#1518) stops accepting
+ * on an ipc listener for good once a peer closes a connection during the SP
+ * handshake — one bare connect+close is enough: later connections complete
+ * but their requests are never delivered. Debian bookworm ships 1.5.2, so
+ * every server probes its own listener with a brand-new connection
+ * (sys.health, answered inline) and, after two probes in a row got no
+ * answer within watchdog_ms, closes and restarts the listener. Connected
+ * clients redial by themselves and nng resends their pending requests.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -65,6 +74,12 @@ struct sb_rpc_server {
 	sb_req         *qhead, *qtail;
 	pthread_cond_t  qcv;
 	bool            qstop;
+	/* listener and its watchdog */
+	nng_listener    listener;
+	pthread_t       watchdog;
+	bool            has_watchdog;
+	pthread_cond_t  wdcv;
+	sb_metric      *m_restarts;
 	/* metrics, created on first use per (op, code) */
 	_Atomic(sb_metric *) *counts; /* [(nops + nsys) * SB_CODE__COUNT] */
 	_Atomic(sb_metric *) *latency; /* [nops + nsys] */
@@ -272,7 +287,7 @@ static void handle(struct worker *w, nng_msg *msg)
 	}
 	if (op < 0)
 		sys_op(r, sysop);
-	else if (s->cfg.nthreads > 0)
+	else if (s->cfg.nthreads > 0 && !(spec->writes && s->cfg.inline_writes))
 		pool_push(s, r);
 	else
 		s->cfg.handlers[op](r, args, s->cfg.ctx);
@@ -336,6 +351,78 @@ static int nng_fail(sb_error *err, const char *what, const char *url, int rv)
 	return sb_error_set(err, SB_UNAVAILABLE, "%s %s: %s", what, url, nng_strerror(rv));
 }
 
+/* ---- listener watchdog ------------------------------------------------------ */
+
+static int listen_on(sb_rpc_server *s, sb_error *err)
+{
+	int rv;
+	if ((rv = nng_listener_create(&s->listener, s->sock, s->cfg.url)) != 0 ||
+	    (rv = nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX)) != 0 ||
+	    (rv = nng_listener_start(s->listener, 0)) != 0)
+		return nng_fail(err, "cannot listen on", s->cfg.url, rv);
+	return 0;
+}
+
+/* Wait up to ms unless stopping; returns true when the server is stopping. */
+static bool watchdog_sleep(sb_rpc_server *s, int ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping && pthread_cond_timedwait(&s->wdcv, &s->mu, &until) == 0)
+		;
+	bool stop = s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return stop;
+}
+
+static void restart_listener(sb_rpc_server *s)
+{
+	sb_error err = {0};
+	nng_listener_close(s->listener);
+	if (listen_on(s, &err) < 0) {
+		sb_error_log("rpc.listener_restart_failed", "url=%s msg=\"%s\"", s->cfg.url, err.message);
+		return;
+	}
+	sb_counter_inc(s->m_restarts);
+	sb_warn("rpc.listener_restarted", "url=%s reason=\"new connections got no answer (nng#1518)\"",
+		s->cfg.url);
+}
+
+/* true when a brand-new connection to our own listener completes and gets an answer. */
+static bool probe_new_connection(sb_rpc_server *s, int timeout_ms)
+{
+	sb_client_opts o = {.timeout_ms = timeout_ms, .resend_ms = timeout_ms};
+	sb_client *probe = sb_client_open(s->cfg.url, &o, NULL);
+	sb_error err = {0};
+	json_t *data = NULL;
+	bool ok = probe && sb_client_call(probe, &SB_SVC_SYS, SB_SYS_SYS_HEALTH, NULL, &data, &err) == 0;
+	json_decref(data);
+	sb_client_close(probe);
+	return ok;
+}
+
+static void *watchdog_main(void *arg)
+{
+	sb_rpc_server *s = arg;
+	int period = s->cfg.watchdog_ms, misses = 0;
+	while (!watchdog_sleep(s, period)) {
+		if (probe_new_connection(s, period))
+			misses = 0;
+		else if (++misses >= 2) {
+			restart_listener(s);
+			misses = 0;
+		}
+	}
+	return NULL;
+}
+
 static void free_server(sb_rpc_server *s)
 {
 	for (int i = 0; i < s->nw; i++)
@@ -348,6 +435,7 @@ static void free_server(sb_rpc_server *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->qcv);
+	pthread_cond_destroy(&s->wdcv);
 	free(s);
 }
 
@@ -373,6 +461,11 @@ int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error 
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->qcv, NULL);
+	pthread_cond_init(&s->wdcv, NULL);
+	if (!s->cfg.watchdog_ms)
+		s->cfg.watchdog_ms = 2000;
+	s->m_restarts = sb_counter("sb_rpc_listener_restarts_total",
+				   "Times the watchdog restarted a listener that stopped accepting.", NULL);
 	size_t slots = cfg->service->nops + SB_SVC_SYS.nops;
 	s->counts = calloc(slots * SB_CODE__COUNT, sizeof *s->counts);
 	s->latency = calloc(slots, sizeof *s->latency);
@@ -381,13 +474,10 @@ int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error 
 		free_server(s);
 		return nng_fail(err, "cannot open REP socket for", cfg->url, rv);
 	}
-	nng_listener l;
-	if ((rv = nng_listener_create(&l, s->sock, cfg->url)) != 0 ||
-	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX)) != 0 ||
-	    (rv = nng_listener_start(l, 0)) != 0) {
+	if (listen_on(s, err) < 0) {
 		nng_close(s->sock);
 		free_server(s);
-		return nng_fail(err, "cannot listen on", cfg->url, rv);
+		return -1;
 	}
 	s->nw = s->cfg.nctx;
 	s->w = calloc((size_t)s->nw, sizeof *s->w);
@@ -404,6 +494,8 @@ int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error 
 	s->active = s->nw;
 	for (int i = 0; i < s->nw; i++)
 		start_recv(&s->w[i]);
+	if (s->cfg.watchdog_ms > 0)
+		s->has_watchdog = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
 	sb_info("rpc.listening", "service=%s url=%s contexts=%d", cfg->service->name, cfg->url, s->nw);
 	*out = s;
 	return 0;
@@ -415,6 +507,11 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->stopping = true;
+	pthread_cond_broadcast(&s->wdcv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->has_watchdog)
+		pthread_join(s->watchdog, NULL);
+	pthread_mutex_lock(&s->mu);
 	for (int i = 0; i < s->nw; i++)
 		if (s->w[i].state == W_RECV)
 			nng_aio_cancel(s->w[i].aio);
@@ -445,11 +542,37 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 /* ---- client ---------------------------------------------------------------- */
 
 struct sb_client {
-	nng_socket sock;
-	int        timeout_ms;
-	int        resend_ms;
-	char       url[256];
+	nng_socket      sock;
+	nng_dialer      dialer;
+	pthread_mutex_t mu;          /* guards dialer, last_redial */
+	int64_t         last_redial; /* monotonic ms */
+	int             timeout_ms;
+	int             resend_ms;
+	char            url[256];
 };
+
+/*
+ * nng 1.5.2 (fixed in 1.6.0, nng#1518): when the peer closes an ipc
+ * connection before the SP handshake is done (e.g. the server was killed
+ * just after accepting it), the handshake fails with NNG_ECLOSED and the
+ * dialer never dials again, so every later call fails "not reachable". A
+ * request that could not even be sent within the deadline means there was
+ * no connection: start a fresh dialer (at most once a second), drop the old.
+ */
+static void client_redial(sb_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	int64_t now = sb_mono_ms();
+	if (now - c->last_redial >= 1000) {
+		nng_dialer old = c->dialer;
+		c->last_redial = now;
+		if (nng_dial(c->sock, c->url, &c->dialer, NNG_FLAG_NONBLOCK) == 0) {
+			nng_dialer_close(old);
+			sb_warn("rpc.redial", "url=%s", c->url);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+}
 
 sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error *err)
 {
@@ -461,7 +584,7 @@ sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error 
 	if (rv == 0) {
 		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
 		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-		rv = nng_dial(c->sock, c->url, NULL, NNG_FLAG_NONBLOCK);
+		rv = nng_dial(c->sock, c->url, &c->dialer, NNG_FLAG_NONBLOCK);
 	}
 	if (rv != 0) {
 		sb_error_set(err, SB_INVALID_ARGUMENT, "cannot dial %s: %s", c->url, nng_strerror(rv));
@@ -469,6 +592,8 @@ sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error 
 		free(c);
 		return NULL;
 	}
+	pthread_mutex_init(&c->mu, NULL);
+	c->last_redial = sb_mono_ms();
 	return c;
 }
 
@@ -477,6 +602,7 @@ void sb_client_close(sb_client *c)
 	if (!c)
 		return;
 	nng_close(c->sock);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
@@ -485,8 +611,10 @@ const char *sb_client_url(const sb_client *c)
 	return c->url;
 }
 
-static int rv_to_err(const sb_client *c, int rv, int sending, sb_error *err)
+static int rv_to_err(sb_client *c, int rv, int sending, sb_error *err)
 {
+	if (rv == NNG_ETIMEDOUT && sending)
+		client_redial(c);
 	if (rv == NNG_ETIMEDOUT && sending)
 		return sb_error_set(err, SB_UNAVAILABLE, "%s is not reachable", c->url);
 	if (rv == NNG_ETIMEDOUT)

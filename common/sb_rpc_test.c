@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -203,6 +205,32 @@ static void test_missing_handler_refused(void **state)
 	assert_non_null(strstr(e.message, "t.slow"));
 }
 
+/* nng 1.5.2 stops accepting on ipc after a connect+close mid-handshake; the watchdog must recover. */
+static void test_watchdog_recovers_listener(void **state)
+{
+	sb_rpc_config cfg = {.url = url, .service = &svc, .handlers = handlers, .nctx = 4, .watchdog_ms = 200};
+	sb_rpc_server *s = NULL;
+	assert_int_equal(sb_rpc_server_start(&cfg, &s, NULL), 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(url + 6);
+	assert_true(n < sizeof sa.sun_path);
+	memcpy(sa.sun_path, url + 6, n + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(fd);
+	sb_client_opts o = {.timeout_ms = 300, .resend_ms = 100};
+	sb_client *c = sb_client_open(url, &o, NULL);
+	int ok = -1;
+	for (int i = 0; i < 30 && ok != 0; i++) {
+		json_t *data = NULL;
+		ok = sb_client_call(c, &svc, OP_ECHO, json_pack("{s:s}", "text", "again"), &data, NULL);
+		json_decref(data);
+	}
+	assert_int_equal(ok, 0);
+	sb_client_close(c);
+	sb_rpc_server_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_stop_drains_in_flight),
 		cmocka_unit_test(test_no_server_and_restart),
 		cmocka_unit_test(test_missing_handler_refused),
+		cmocka_unit_test(test_watchdog_recovers_listener),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

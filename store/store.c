@@ -133,7 +133,8 @@ static int store_init(void *ctx)
 	if (!(st.writer = store_writer_start(st.wdb, st.pub, (int)cfg.batch_max, &err)))
 		goto fail;
 	sb_rpc_config rc = {.url = cfg.listen, .service = &SB_SVC_STORE, .handlers = handlers,
-			    .nctx = 256, .nthreads = (int)cfg.readers, .max_msg = (size_t)cfg.max_msg};
+			    .nctx = 256, .nthreads = (int)cfg.readers, .max_msg = (size_t)cfg.max_msg,
+			    .inline_writes = true /* dispatch() only queues writes for the writer */};
 	if (sb_rpc_server_start(&rc, &st.rpc, &err) < 0)
 		goto fail;
 	sb_info("store.open", "db=%s migrations=%u", cfg.db, SB_NMIGRATIONS);

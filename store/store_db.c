@@ -50,7 +50,8 @@ sqlite3 *store_db_open(const char *path, bool readonly, sb_error *err)
 	sqlite3_busy_timeout(db, 5000);
 	const char *pragmas = readonly
 		? "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"
-		: "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+		: "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=10000;"
+		  "PRAGMA foreign_keys=ON;"
 		  "PRAGMA secure_delete=OFF; PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-16000;"
 		  "PRAGMA temp_store=MEMORY;";
 	char *msg = NULL;

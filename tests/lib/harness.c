@@ -23,8 +23,23 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+#define MAX_SPAWNED 256
+static pid_t spawned[MAX_SPAWNED];
+static int nspawned;
+
+/* Kill whatever a failed test left running, so no daemon outlives its test. */
+static void kill_spawned(void)
+{
+	for (int i = 0; i < nspawned; i++)
+		if (spawned[i] > 0 && waitpid(spawned[i], NULL, WNOHANG) == 0) {
+			kill(spawned[i], SIGKILL);
+			waitpid(spawned[i], NULL, 0);
+		}
+}
+
 static void cleanup(void)
 {
+	kill_spawned();
 	const char *keep = getenv("SBT_KEEP");
 	if (dir[0] && !(keep && *keep == '1'))
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -61,7 +76,13 @@ const char *sbt_bin(const char *name)
 int sbt_spawn(sbt_proc *p, const char *bin, const char *const *args)
 {
 	const char *base = strrchr(bin, '/');
-	snprintf(p->name, sizeof p->name, "%s", base ? base + 1 : bin);
+	return sbt_spawn_as(p, base ? base + 1 : bin, bin, args);
+}
+
+int sbt_spawn_as(sbt_proc *p, const char *name, const char *bin, const char *const *args)
+{
+	sbt_dir(); /* registers the cleanup before the first child exists */
+	snprintf(p->name, sizeof p->name, "%s", name);
 	char logname[128];
 	snprintf(logname, sizeof logname, "%s.log", p->name);
 	sbt_path(p->log, sizeof p->log, logname);
@@ -85,6 +106,8 @@ int sbt_spawn(sbt_proc *p, const char *bin, const char *const *args)
 		_exit(127);
 	}
 	p->pid = pid;
+	if (nspawned < MAX_SPAWNED)
+		spawned[nspawned++] = pid;
 	return 0;
 }
 

@@ -29,8 +29,11 @@ const char *sbt_dir(void);
 char *sbt_path(char *buf, size_t len, const char *name);
 /* Full path of a built binary, e.g. sbt_bin("sb-store"). */
 const char *sbt_bin(const char *name);
-/* Start bin with args (NULL-terminated); output goes to <dir>/<name>.log. 0 or -1. */
+/* Start bin with args (NULL-terminated); output goes to <dir>/<binary name>.log. 0 or -1.
+ * Every spawned process still running when the test exits is killed. */
 int sbt_spawn(sbt_proc *p, const char *bin, const char *const *args);
+/* The same, with the log named <dir>/<name>.log (several instances of one binary). */
+int sbt_spawn_as(sbt_proc *p, const char *name, const char *bin, const char *const *args);
 /* Poll sys.health on url until it answers ok or timeout_ms passes. 0 or -1. */
 int sbt_wait_ready(const char *url, int timeout_ms);
 /* Send sig and wait up to timeout_ms for exit. Returns the exit status (0..255), 128+signal, or -1 on timeout (then SIGKILLed). */
