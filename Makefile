@@ -59,10 +59,16 @@ ITEST_BINS := $(ITEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run check test asan bench install clean
+# ---- systemd units, generated so ExecStart follows PREFIX ----------------
+UNITS      := $(filter $(notdir $(BINS)),$(shell awk '!/^\#/ && NF {print $$1}' deploy/systemd/units.txt))
+UNIT_FILES := $(UNITS:%=$(BUILD)/systemd/%.service)
+
+.PHONY: all deps run check test asan bench install clean systemd
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(UNIT_FILES)
+
+systemd: $(UNIT_FILES)
 
 deps:
 	@tools/deps.sh
@@ -87,6 +93,12 @@ $(BUILD)/obj/%.o: %.c | $(GEN_H)
 # Tests and benchmarks also see the harness.
 $(BUILD)/obj/tests/%.o: EXTRA_INC := -Itests/lib
 $(BUILD)/obj/common/%_test.o: EXTRA_INC := -Itests/lib
+
+$(BUILD)/systemd/%.service: deploy/systemd/daemon.service.in deploy/systemd/units.txt Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@NAME@|$*|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
+	    -e 's|@DOCDIR@|$(PREFIX)/share/doc/switchboard|g' \
+	    -e "s|@WHAT@|$$(awk '$$1 == "$*" { $$1 = ""; sub(/^ +/, ""); print }' deploy/systemd/units.txt)|" $< > $@
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(@D)
@@ -131,11 +143,19 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@tools/run.sh $(BUILD)
 
+SHARE := $(DESTDIR)$(PREFIX)/share/switchboard
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/switchboard/schemas/migrations
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/schemas/migrations \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/share/doc/switchboard
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 schemas/*.json $(DESTDIR)$(PREFIX)/share/switchboard/schemas/
-	install -m 0644 schemas/migrations/*.sql $(DESTDIR)$(PREFIX)/share/switchboard/schemas/migrations/
+	install -m 0644 schemas/*.json $(SHARE)/schemas/
+	install -m 0644 schemas/migrations/*.sql $(SHARE)/schemas/migrations/
+	if [ -d scheduler/templates ]; then install -d $(SHARE)/templates && \
+		install -m 0644 scheduler/templates/* $(SHARE)/templates/; fi
+	install -m 0644 $(UNIT_FILES) deploy/systemd/switchboard.target $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 deploy/systemd/switchboard.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/switchboard.conf
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/switchboard/
 
 clean:
 	rm -rf build

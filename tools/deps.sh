@@ -19,6 +19,7 @@ libssl-dev
 libcmocka-dev
 wrk
 valgrind
+docker-compose yamllint systemd
 "
 
 case "${1:-}" in
