@@ -65,6 +65,7 @@ UNIT_FILES := $(UNITS:%=$(BUILD)/systemd/%.service)
 
 .PHONY: all deps run check test asan bench install clean systemd
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(BINS) $(UNIT_FILES)
 
