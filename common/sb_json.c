@@ -56,7 +56,7 @@ json_t *sb_json_parse(const void *buf, size_t len, size_t max_len, sb_error *err
 
 char *sb_json_dump(const json_t *j, size_t *len)
 {
-	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
+	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY); /* 17 digits: doubles round-trip exactly */
 	if (s && len)
 		*len = strlen(s);
 	return s;

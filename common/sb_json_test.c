@@ -30,7 +30,7 @@ static void test_parse_rejects(void **state)
 
 static void test_parse_depth_and_size(void **state)
 {
-	char deep[200] = "";
+	char deep[512] = "";
 	for (int i = 0; i < 40; i++)
 		strcat(deep, "{\"a\":");
 	strcat(deep, "1");

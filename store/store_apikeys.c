@@ -70,7 +70,7 @@ int op_apikeys_list(store_tx *tx, json_t *args, json_t **out, sb_error *err)
 {
 	json_t *items = store_all(tx, err,
 				  "SELECT " KEY_COLS " FROM api_key WHERE (?1 IS NULL OR business_id = ?1)"
-				  " ORDER BY created_at DESC, id",
+				  " ORDER BY created_at DESC, rowid DESC",
 				  "s", sb_json_str(args, "businessId"));
 	if (!items)
 		return -1;

@@ -40,7 +40,7 @@ int op_businesses_get(store_tx *tx, json_t *args, json_t **out, sb_error *err)
 int op_businesses_list(store_tx *tx, json_t *args, json_t **out, sb_error *err)
 {
 	json_int_t limit = sb_json_int(args, "limit", 100), offset = sb_json_int(args, "offset", 0);
-	json_t *items = store_all(tx, err, "SELECT " BUSINESS_COLS " FROM business ORDER BY created_at DESC, id"
+	json_t *items = store_all(tx, err, "SELECT " BUSINESS_COLS " FROM business ORDER BY created_at DESC, rowid DESC"
 				  " LIMIT ? OFFSET ?", "II", (int64_t)limit, (int64_t)offset);
 	int64_t total = store_int(tx, err, "SELECT count(*) FROM business", "");
 	if (!items || total < 0) {

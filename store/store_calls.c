@@ -118,7 +118,11 @@ static void plan_change(json_t *cur, json_t *args, int new_rank, call_change *c)
 		c->status = sb_json_str(args, "status");
 		c->rank = new_rank;
 	}
-	if (json_is_integer(d_new) && (!c->duration || json_integer_value(d_new) > json_integer_value(c->duration)))
+	/* Once a call has ended, its duration is the one that came with (or right
+	 * after) its terminal status: later callbacks may only fill a missing one. */
+	bool settled = c->rank == RANK_TERMINAL && !c->moved;
+	if (json_is_integer(d_new) &&
+	    (!c->duration || (!settled && json_integer_value(d_new) > json_integer_value(c->duration))))
 		c->duration = d_new;
 	c->changed = c->moved || c->duration != (json_is_integer(d_cur) ? d_cur : NULL) ||
 		     (ss && !json_equal(json_object_get(cur, "streamSid"), json_object_get(args, "streamSid"))) ||

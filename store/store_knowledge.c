@@ -66,7 +66,7 @@ int op_knowledge_list(store_tx *tx, json_t *args, json_t **out, sb_error *err)
 	int64_t limit = sb_json_int(args, "limit", 100), offset = sb_json_int(args, "offset", 0);
 	json_t *items = store_all(tx, err,
 				  "SELECT " DOC_COLS " FROM rag_content WHERE business_id = ?1"
-				  " AND (?2 IS NULL OR index_status = ?2) ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+				  " AND (?2 IS NULL OR index_status = ?2) ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4",
 				  "ssII", biz, status, limit, offset);
 	int64_t total = store_int(tx, err,
 				  "SELECT count(*) FROM rag_content WHERE business_id = ?1"

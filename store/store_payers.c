@@ -132,7 +132,7 @@ int op_payers_list(store_tx *tx, json_t *args, json_t **out, sb_error *err)
 	int64_t limit = sb_json_int(args, "limit", 100), offset = sb_json_int(args, "offset", 0);
 	json_t *items = store_all(tx, err,
 				  "SELECT " PAYER_COLS " FROM payer WHERE (?1 IS NULL OR business_id = ?1)"
-				  " ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3",
+				  " ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3",
 				  "sII", biz, limit, offset);
 	int64_t total = store_int(tx, err, "SELECT count(*) FROM payer WHERE (?1 IS NULL OR business_id = ?1)", "s", biz);
 	if (!items || total < 0) {
