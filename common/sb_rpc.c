@@ -53,11 +53,12 @@ struct sb_req {
 };
 
 struct worker {
-	sb_rpc_server *srv;
-	nng_ctx        ctx;
-	nng_aio       *aio;
-	enum wstate    state;
-	sb_req         req;
+	sb_rpc_server  *srv;
+	nng_ctx         ctx;
+	nng_aio        *aio;
+	pthread_mutex_t mu;    /* guards state: uncontended, touched by this worker's own chain and stop */
+	enum wstate     state;
+	sb_req          req;
 };
 
 struct sb_rpc_server {
@@ -65,11 +66,12 @@ struct sb_rpc_server {
 	sb_rpc_config   cfg;
 	struct worker  *w;
 	int             nw;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;     /* guards active and the watchdog's wait; not on the request path */
 	pthread_cond_t  cv;
 	int             active; /* workers not yet exited */
-	bool            stopping;
+	atomic_bool     stopping;
 	/* optional handler pool */
+	pthread_mutex_t qmu;
 	pthread_t      *threads;
 	sb_req         *qhead, *qtail;
 	pthread_cond_t  qcv;
@@ -140,9 +142,9 @@ static void send_reply(struct worker *w, json_t *reply)
 	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
 		abort();
 	free(body);
-	pthread_mutex_lock(&w->srv->mu);
+	pthread_mutex_lock(&w->mu);
 	w->state = W_SEND;
-	pthread_mutex_unlock(&w->srv->mu);
+	pthread_mutex_unlock(&w->mu);
 	nng_aio_set_msg(w->aio, msg);
 	nng_ctx_send(w->ctx, w->aio);
 }
@@ -210,7 +212,7 @@ static void sys_op(sb_req *r, int sysop)
 
 static void pool_push(sb_rpc_server *s, sb_req *r)
 {
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->qmu);
 	r->next = NULL;
 	if (s->qtail)
 		s->qtail->next = r;
@@ -218,27 +220,27 @@ static void pool_push(sb_rpc_server *s, sb_req *r)
 		s->qhead = r;
 	s->qtail = r;
 	pthread_cond_signal(&s->qcv);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->qmu);
 }
 
 static void *pool_main(void *arg)
 {
 	sb_rpc_server *s = arg;
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->qmu);
 	for (;;) {
 		while (!s->qhead && !s->qstop)
-			pthread_cond_wait(&s->qcv, &s->mu);
+			pthread_cond_wait(&s->qcv, &s->qmu);
 		if (!s->qhead)
 			break;
 		sb_req *r = s->qhead;
 		s->qhead = r->next;
 		if (!s->qhead)
 			s->qtail = NULL;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&s->qmu);
 		s->cfg.handlers[r->op](r, json_object_get(r->root, "args"), s->cfg.ctx);
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(&s->qmu);
 	}
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->qmu);
 	return NULL;
 }
 
@@ -300,8 +302,10 @@ bad:
 static void worker_exit(struct worker *w)
 {
 	sb_rpc_server *s = w->srv;
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&w->mu);
 	w->state = W_IDLE;
+	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_lock(&s->mu);
 	s->active--;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
@@ -312,12 +316,12 @@ static void worker_cb(void *arg)
 	struct worker *w = arg;
 	sb_rpc_server *s = w->srv;
 	int rv = nng_aio_result(w->aio);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&w->mu);
 	enum wstate st = w->state;
-	bool stopping = s->stopping;
 	if (st == W_RECV && rv == 0)
 		w->state = W_BUSY;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&w->mu);
+	bool stopping = atomic_load(&s->stopping);
 
 	if (st == W_SEND) {
 		if (rv != 0)
@@ -338,12 +342,23 @@ static void worker_cb(void *arg)
 	handle(w, nng_aio_get_msg(w->aio));
 }
 
+/*
+ * Arm the next receive. Stop sets `stopping` before it cancels RECV workers,
+ * and we look at it again after arming, so one of the two always cancels a
+ * receive that was armed around the moment the server began to stop.
+ */
 static void start_recv(struct worker *w)
 {
-	pthread_mutex_lock(&w->srv->mu);
+	if (atomic_load(&w->srv->stopping)) {
+		worker_exit(w);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
 	w->state = W_RECV;
-	pthread_mutex_unlock(&w->srv->mu);
+	pthread_mutex_unlock(&w->mu);
 	nng_ctx_recv(w->ctx, w->aio);
+	if (atomic_load(&w->srv->stopping))
+		nng_aio_cancel(w->aio);
 }
 
 static int nng_fail(sb_error *err, const char *what, const char *url, int rv)
@@ -375,9 +390,9 @@ static bool watchdog_sleep(sb_rpc_server *s, int ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping && pthread_cond_timedwait(&s->wdcv, &s->mu, &until) == 0)
+	while (!atomic_load(&s->stopping) && pthread_cond_timedwait(&s->wdcv, &s->mu, &until) == 0)
 		;
-	bool stop = s->stopping;
+	bool stop = atomic_load(&s->stopping);
 	pthread_mutex_unlock(&s->mu);
 	return stop;
 }
@@ -425,14 +440,17 @@ static void *watchdog_main(void *arg)
 
 static void free_server(sb_rpc_server *s)
 {
-	for (int i = 0; i < s->nw; i++)
+	for (int i = 0; i < s->nw; i++) {
 		if (s->w[i].aio)
 			nng_aio_free(s->w[i].aio);
+		pthread_mutex_destroy(&s->w[i].mu);
+	}
 	free(s->w);
 	free(s->threads);
 	free(s->counts);
 	free(s->latency);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->qmu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->qcv);
 	pthread_cond_destroy(&s->wdcv);
@@ -459,6 +477,7 @@ int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error 
 	if (!s->cfg.max_msg)
 		s->cfg.max_msg = DEFAULT_MAX_MSG;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->qmu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->qcv, NULL);
 	pthread_cond_init(&s->wdcv, NULL);
@@ -483,6 +502,7 @@ int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error 
 	s->w = calloc((size_t)s->nw, sizeof *s->w);
 	for (int i = 0; i < s->nw; i++) {
 		s->w[i].srv = s;
+		pthread_mutex_init(&s->w[i].mu, NULL);
 		if (nng_aio_alloc(&s->w[i].aio, worker_cb, &s->w[i]) != 0 || nng_ctx_open(&s->w[i].ctx, s->sock) != 0)
 			abort();
 	}
@@ -506,15 +526,19 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->mu);
-	s->stopping = true;
+	atomic_store(&s->stopping, true);
 	pthread_cond_broadcast(&s->wdcv);
 	pthread_mutex_unlock(&s->mu);
 	if (s->has_watchdog)
 		pthread_join(s->watchdog, NULL);
-	pthread_mutex_lock(&s->mu);
-	for (int i = 0; i < s->nw; i++)
+	for (int i = 0; i < s->nw; i++) {
+		/* only receives: a reply in flight must still reach its caller */
+		pthread_mutex_lock(&s->w[i].mu);
 		if (s->w[i].state == W_RECV)
 			nng_aio_cancel(s->w[i].aio);
+		pthread_mutex_unlock(&s->w[i].mu);
+	}
+	pthread_mutex_lock(&s->mu);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += DRAIN_TIMEOUT_MS / 1000;
@@ -529,10 +553,10 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 	for (int i = 0; i < s->nw; i++)
 		nng_aio_stop(s->w[i].aio);
 	if (s->threads) {
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(&s->qmu);
 		s->qstop = true;
 		pthread_cond_broadcast(&s->qcv);
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&s->qmu);
 		for (int i = 0; i < s->cfg.nthreads; i++)
 			pthread_join(s->threads[i], NULL);
 	}
@@ -544,8 +568,11 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 struct sb_client {
 	nng_socket      sock;
 	nng_dialer      dialer;
-	pthread_mutex_t mu;          /* guards dialer, last_redial */
+	pthread_mutex_t mu;          /* guards the fields below up to url */
+	pthread_cond_t  cv;          /* wakes the redial thread */
 	int64_t         last_redial; /* monotonic ms */
+	pthread_t       redialer;    /* started on the first redial, joined at close */
+	bool            has_redialer, redial_wanted, closing;
 	int             timeout_ms;
 	int             resend_ms;
 	char            url[256];
@@ -558,18 +585,49 @@ struct sb_client {
  * dialer never dials again, so every later call fails "not reachable". A
  * request that could not even be sent within the deadline means there was
  * no connection: start a fresh dialer (at most once a second), drop the old.
+ *
+ * The swap runs on the client's own thread, never on the caller's:
+ * rv_to_err is also reached from async completions on nng's taskq threads,
+ * and nng_dialer_close waits for the dialer's callbacks, which need a taskq
+ * thread — with four async calls timing out at once every taskq thread was
+ * stuck (one in nng_dialer_close, three on c->mu) and nothing completed again.
  */
+static void *redial_main(void *arg)
+{
+	sb_client *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (!c->closing) {
+		if (!c->redial_wanted) {
+			pthread_cond_wait(&c->cv, &c->mu);
+			continue;
+		}
+		c->redial_wanted = false;
+		nng_dialer old = c->dialer, fresh;
+		pthread_mutex_unlock(&c->mu); /* only this thread changes c->dialer after open */
+		bool ok = nng_dial(c->sock, c->url, &fresh, NNG_FLAG_NONBLOCK) == 0;
+		if (ok) {
+			nng_dialer_close(old);
+			sb_warn("rpc.redial", "url=%s", c->url);
+		}
+		pthread_mutex_lock(&c->mu);
+		if (ok)
+			c->dialer = fresh;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* Ask for a fresh dialer (at most once a second); never blocks. */
 static void client_redial(sb_client *c)
 {
 	pthread_mutex_lock(&c->mu);
 	int64_t now = sb_mono_ms();
-	if (now - c->last_redial >= 1000) {
-		nng_dialer old = c->dialer;
+	if (now - c->last_redial >= 1000 && !c->closing) {
 		c->last_redial = now;
-		if (nng_dial(c->sock, c->url, &c->dialer, NNG_FLAG_NONBLOCK) == 0) {
-			nng_dialer_close(old);
-			sb_warn("rpc.redial", "url=%s", c->url);
-		}
+		c->redial_wanted = true;
+		if (!c->has_redialer)
+			c->has_redialer = pthread_create(&c->redialer, NULL, redial_main, c) == 0;
+		pthread_cond_signal(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -593,6 +651,7 @@ sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error 
 		return NULL;
 	}
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	c->last_redial = sb_mono_ms();
 	return c;
 }
@@ -601,7 +660,14 @@ void sb_client_close(sb_client *c)
 {
 	if (!c)
 		return;
+	pthread_mutex_lock(&c->mu);
+	c->closing = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (c->has_redialer)
+		pthread_join(c->redialer, NULL);
 	nng_close(c->sock);
+	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -694,8 +760,10 @@ int sb_client_call(sb_client *c, const sb_service *svc, int op, json_t *args, js
 {
 	if (data)
 		*data = NULL;
-	if (!c)
+	if (!c) {
+		json_decref(args); /* stolen, as on every other path */
 		return sb_error_set(err, SB_UNAVAILABLE, "no client for service %s", svc->name);
+	}
 	size_t len;
 	char *body = encode_request(svc, op, args, &len);
 	if (!body)

@@ -39,6 +39,7 @@ struct store_writer {
 	pthread_cond_t  cv;
 	wreq           *head, *tail;
 	bool            stop;
+	bool            idle; /* waiting for work: only then does a submit need to wake it */
 	sb_metric      *m_batch, *m_commit_ms, *m_commit_fail;
 };
 
@@ -120,8 +121,11 @@ static void *writer_main(void *arg)
 	store_writer *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->head && !w->stop)
+		while (!w->head && !w->stop) {
+			w->idle = true;
 			pthread_cond_wait(&w->cv, &w->mu);
+			w->idle = false;
+		}
 		if (!w->head)
 			break;
 		wreq *list = w->head, *last = list;
@@ -177,7 +181,8 @@ void store_writer_submit(store_writer *w, sb_req *req, int op, json_t *args)
 	else
 		w->head = r;
 	w->tail = r;
-	pthread_cond_signal(&w->cv);
+	if (w->idle)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
