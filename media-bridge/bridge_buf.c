@@ -1,0 +1,153 @@
+/*
+ * bridge_buf.c — byte buffers with lws headroom, message FIFOs, and server
+ * WebSocket text framing (RFC 6455 §5.2: FIN + opcode 1, no mask).
+ *
+ * Every buffer has a hard maximum: a peer that stops reading makes the
+ * bridge drop that call, never grow without bound.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+
+static int grow(bbuf *b, size_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	if (b->max && need > b->max)
+		return -1;
+	size_t cap = b->cap ? b->cap : 512;
+	while (cap < need)
+		cap *= 2;
+	if (b->max && cap > b->max)
+		cap = b->max;
+	unsigned char *m = realloc(b->mem, LWS_PRE + cap);
+	if (!m)
+		return -1;
+	b->mem = m;
+	b->cap = cap;
+	return 0;
+}
+
+int bbuf_add(bbuf *b, const void *p, size_t n)
+{
+	if (grow(b, b->len + n) < 0)
+		return -1;
+	memcpy(b->mem + LWS_PRE + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int bbuf_adds(bbuf *b, const char *s)
+{
+	return bbuf_add(b, s, strlen(s));
+}
+
+void bbuf_consume(bbuf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		if (b->cap > 16384) { /* give back what a burst took */
+			free(b->mem);
+			b->mem = NULL;
+			b->cap = 0;
+		}
+		return;
+	}
+	memmove(b->mem + LWS_PRE, b->mem + LWS_PRE + n, b->len - n);
+	b->len -= n;
+}
+
+void bbuf_free(bbuf *b)
+{
+	free(b->mem);
+	b->mem = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Record layout: [u32 length][u32 pad][i64 stamp][pad to LWS_PRE][payload]. lws
+ * writes the frame header into the headroom only after we read length and stamp. */
+#define REC_HDR LWS_PRE
+
+int msgq_push(msgq *q, const void *p, size_t n, int64_t t_us)
+{
+	if (q->count == 0 && q->head) {
+		q->b.len = 0;
+		q->head = 0;
+	}
+	uint32_t len = (uint32_t)n;
+	size_t at = q->b.len;
+	unsigned char pad[REC_HDR] = {0};
+	if (bbuf_add(&q->b, pad, REC_HDR) < 0 || bbuf_add(&q->b, p, n) < 0) {
+		q->b.len = at;
+		return -1;
+	}
+	memcpy(bbuf_data(&q->b) + at, &len, sizeof len);
+	memcpy(bbuf_data(&q->b) + at + 8, &t_us, sizeof t_us);
+	q->count++;
+	return 0;
+}
+
+int msgq_front(msgq *q, unsigned char **p, size_t *n, int64_t *t_us)
+{
+	if (q->count == 0)
+		return 0;
+	uint32_t len;
+	memcpy(&len, bbuf_data(&q->b) + q->head, sizeof len);
+	if (t_us)
+		memcpy(t_us, bbuf_data(&q->b) + q->head + 8, sizeof *t_us);
+	*p = bbuf_data(&q->b) + q->head + REC_HDR;
+	*n = len;
+	return 1;
+}
+
+void msgq_pop(msgq *q)
+{
+	if (q->count == 0)
+		return;
+	uint32_t len;
+	memcpy(&len, bbuf_data(&q->b) + q->head, sizeof len);
+	q->head += REC_HDR + len;
+	if (--q->count == 0) {
+		q->head = 0;
+		bbuf_consume(&q->b, q->b.len);
+	} else if (q->head > 65536 && q->head > q->b.len / 2) {
+		bbuf_consume(&q->b, q->head);
+		q->head = 0;
+	}
+}
+
+void msgq_free(msgq *q)
+{
+	bbuf_free(&q->b);
+	q->head = 0;
+	q->count = 0;
+}
+
+int ws_frame_text(bbuf *b, const void *payload, size_t n)
+{
+	unsigned char h[10];
+	size_t hl;
+	h[0] = 0x81;
+	if (n < 126) {
+		h[1] = (unsigned char)n;
+		hl = 2;
+	} else if (n < 65536) {
+		h[1] = 126;
+		h[2] = (unsigned char)(n >> 8);
+		h[3] = (unsigned char)n;
+		hl = 4;
+	} else {
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+		hl = 10;
+	}
+	size_t at = b->len;
+	if (bbuf_add(b, h, hl) < 0 || bbuf_add(b, payload, n) < 0) {
+		b->len = at;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,637 @@
+/*
+ * callsim.c — sb-callsim: impersonates Twilio Media Streams for tests,
+ * demos and load.
+ *
+ * For each of --calls calls it opens the bidirectional stream on
+ * --stream-url, sends `connected` and `start` (customParameters.token made
+ * with common/sb_token under --secret, or deliberately missing / forged /
+ * expired with --bad-token), then a `media` frame every 20 ms in real time
+ * (silence, or a loud tone while "talking"), and behaves as Twilio's player:
+ * received audio is queued and played at 8 bytes/ms, a `mark` is echoed when
+ * playback reaches it, and a `clear` empties the queue and echoes every
+ * pending mark at once. It sends `dtmf` on cue, checks the streamSid of
+ * every frame it gets, records call 0's heard audio to --record-wav, and
+ * sends `stop` and closes after --duration-ms.
+ *
+ * --stamp (load/benchmark, against sb-realtime-sim --echo): frames carry
+ * "SBTS", the send time and a sequence number; the echo adds its receive
+ * time, so each direction's latency and every lost frame are measured.
+ * --report writes a JSON summary. Many calls share one thread and one lws
+ * loop (libev), so the tool stays cheaper than the bridge it measures.
+ *
+ * Not yet: the voice-webhook leg (posting to the gateway and reading the
+ * TwiML) and the Twilio REST stand-in (calls create/update).
+ */
+#include <libwebsockets.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "sb_base64.h"
+#include "sb_daemon.h"
+#include "sb_hmac.h"
+#include "sb_id.h"
+#include "sb_g711.h"
+#include "sb_jscan.h"
+#include "sb_json.h"
+#include "sb_log.h"
+#include "sb_time.h"
+#include "sb_token.h"
+
+static struct {
+	char *url, *secret, *business, *payer, *bad_token, *report, *wav, *dtmf, *garbage, *call_sid;
+	long  calls, duration_ms, ramp_ms, talk_at_ms, talk_ms, dtmf_at_ms, linger_ms;
+	bool  stamp;
+} cfg;
+
+static const sb_flag flags[] = {
+	{"stream-url", "SB_CALLSIM_STREAM_URL", SB_FLAG_STR, "ws://127.0.0.1:8081/api/twilio/stream", "media stream URL (the bridge)", &cfg.url, 0, 0, false},
+	{"secret", "SB_SECRET", SB_FLAG_STR, NULL, "signs the stream token", &cfg.secret, 0, 0, true},
+	{"business-id", NULL, SB_FLAG_STR, "biz_sim", "token subject for inbound calls", &cfg.business, 0, 0, false},
+	{"payer-id", NULL, SB_FLAG_STR, NULL, "token subject for outbound (collections) calls", &cfg.payer, 0, 0, false},
+	{"bad-token", NULL, SB_FLAG_STR, NULL, "missing | forged | expired", &cfg.bad_token, 0, 0, false},
+	{"calls", NULL, SB_FLAG_INT, "1", "concurrent calls", &cfg.calls, 1, 100000, false},
+	{"call-sid", NULL, SB_FLAG_STR, NULL, "callSid of call 0 (e.g. one prepared with session.prepare)", &cfg.call_sid, 0, 0, false},
+	{"duration-ms", NULL, SB_FLAG_INT, "5000", "call length", &cfg.duration_ms, 100, 86400000, false},
+	{"ramp-ms", NULL, SB_FLAG_INT, "0", "spread call starts over this long", &cfg.ramp_ms, 0, 600000, false},
+	{"talk-at-ms", NULL, SB_FLAG_INT, "-1", "start talking this long after first hearing audio (-1 never)", &cfg.talk_at_ms, -1, 86400000, false},
+	{"talk-ms", NULL, SB_FLAG_INT, "800", "how long to talk", &cfg.talk_ms, 20, 600000, false},
+	{"dtmf-at-ms", NULL, SB_FLAG_INT, "-1", "press --dtmf this long into the call (-1 never)", &cfg.dtmf_at_ms, -1, 86400000, false},
+	{"dtmf", NULL, SB_FLAG_STR, "1", "the key to press", &cfg.dtmf, 0, 0, false},
+	{"garbage", NULL, SB_FLAG_STR, NULL, "after start send: binary, json, unknown, huge, or all", &cfg.garbage, 0, 0, false},
+	{"stamp", NULL, SB_FLAG_BOOL, NULL, "stamp frames to measure latency and loss (with sb-realtime-sim --echo)", &cfg.stamp, 0, 0, false},
+	{"linger-ms", NULL, SB_FLAG_INT, "10000", "with --stamp: after the last frame, wait at most this long for the echoes before hanging up; frames still missing then count as lost", &cfg.linger_ms, 0, 600000, false},
+	{"report", NULL, SB_FLAG_STR, NULL, "write a JSON summary here", &cfg.report, 0, 0, false},
+	{"record-wav", NULL, SB_FLAG_STR, NULL, "record what call 0 hears (μ-law WAV)", &cfg.wav, 0, 0, false},
+	SB_FLAGS_END,
+};
+
+typedef struct msg {
+	struct msg *next;
+	size_t      len;
+	bool        binary;
+	unsigned char buf[];
+} msg;
+
+typedef struct call {
+	int          idx;
+	struct lws  *wsi;
+	char         call_sid[40], stream_sid[40];
+	msg         *head, *tail;
+	bool         open, done, closed, rejected, started;
+	int64_t      start_ms, next_frame_ms, first_audio_ms, end_ms;
+	uint32_t     seq, next_echo_seq;
+	unsigned char *play;        /* queued audio */
+	size_t       play_len, play_cap;
+	uint64_t     received, played, heard_bytes;
+	struct { char name[40]; uint64_t pos; } marks[512];
+	int          nmarks;
+	long         frames_sent, frames_echoed, lost, bad_sid, marks_echoed, clears, played_at_clear, dtmf_sent;
+	char        *rx;
+	size_t       rxlen;
+} call;
+
+static call *calls;
+static struct lws_context *ctx;
+static lws_sorted_usec_list_t sul_tick;
+static int ndone;
+static long lat_up[1001], lat_down[1001]; /* 0.1 ms buckets up to 100 ms */
+static unsigned char *wav;
+static size_t wav_len, wav_cap;
+
+/* ---- out ---------------------------------------------------------------------------------- */
+
+static void queue(call *c, const void *p, size_t n, bool binary)
+{
+	msg *m = malloc(sizeof *m + LWS_PRE + n);
+	m->next = NULL;
+	m->len = n;
+	m->binary = binary;
+	memcpy(m->buf + LWS_PRE, p, n);
+	if (c->tail)
+		c->tail->next = m;
+	else
+		c->head = m;
+	c->tail = m;
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void queue_str(call *c, const char *s)
+{
+	queue(c, s, strlen(s), false);
+}
+
+static void send_start(call *c)
+{
+	char tok[SB_TOKEN_MAX] = "", param[SB_TOKEN_MAX + 32] = "", buf[1024];
+	sb_stream_token t = {.kind = cfg.payer ? SB_TOKEN_PAYER : SB_TOKEN_BUSINESS};
+	snprintf(t.call_sid, sizeof t.call_sid, "%s", c->call_sid);
+	snprintf(t.subject, sizeof t.subject, "%s", cfg.payer ? cfg.payer : cfg.business);
+	t.expires = sb_now_ms() / 1000 + 300;
+	const char *bad = cfg.bad_token ? cfg.bad_token : "";
+	if (strcmp(bad, "expired") == 0)
+		t.expires = sb_now_ms() / 1000 - 10;
+	const char *secret = strcmp(bad, "forged") == 0 ? "not-the-secret" : (cfg.secret ? cfg.secret : "");
+	sb_token_sign(&t, secret, strlen(secret), tok, sizeof tok);
+	if (strcmp(bad, "missing") != 0)
+		snprintf(param, sizeof param, "\"token\":\"%s\"", tok);
+	queue_str(c, "{\"event\":\"connected\",\"protocol\":\"Call\",\"version\":\"1.0.0\"}");
+	snprintf(buf, sizeof buf, "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{\"accountSid\":\"ACsim\","
+		 "\"streamSid\":\"%s\",\"callSid\":\"%s\",\"tracks\":[\"inbound\"],\"mediaFormat\":{\"encoding\":"
+		 "\"audio/x-mulaw\",\"sampleRate\":8000,\"channels\":1},\"customParameters\":{%s}},\"streamSid\":\"%s\"}",
+		 c->stream_sid, c->call_sid, param, c->stream_sid);
+	queue_str(c, buf);
+	c->started = true;
+}
+
+static void send_garbage(call *c)
+{
+	const char *g = cfg.garbage;
+	bool all = strcmp(g, "all") == 0;
+	if (all || strcmp(g, "binary") == 0)
+		queue(c, "\x01\x02\x03", 3, true);
+	if (all || strcmp(g, "json") == 0)
+		queue_str(c, "{\"event\":\"media\",\"media\":{\"payload\":");
+	if (all || strcmp(g, "unknown") == 0)
+		queue_str(c, "{\"event\":\"teleport\",\"streamSid\":\"x\"}");
+	if (all || strcmp(g, "huge") == 0) {
+		size_t n = 1 << 20;
+		char *big = malloc(n);
+		memset(big, 'a', n);
+		memcpy(big, "{\"event\":\"media\",\"x\":\"", 22);
+		memcpy(big + n - 2, "\"}", 2);
+		queue(c, big, n, false);
+		free(big);
+	}
+}
+
+/* One 20 ms frame: silence, a loud tone while talking, or a stamped frame. */
+static void send_frame(call *c, int64_t now)
+{
+	unsigned char f[160];
+	bool talking = cfg.talk_at_ms >= 0 && c->first_audio_ms &&
+		       now >= c->first_audio_ms + cfg.talk_at_ms && now < c->first_audio_ms + cfg.talk_at_ms + cfg.talk_ms;
+	for (int i = 0; i < 160; i++)
+		f[i] = talking ? sb_ulaw_encode((int16_t)(12000 * sin(2 * M_PI * 300.0 * (c->seq * 160 + i) / 8000.0))) : 0xFF;
+	if (cfg.stamp) {
+		int64_t us = sb_mono_us(), zero = 0;
+		memcpy(f, "SBTS", 4);
+		memcpy(f + 4, &us, 8);
+		memcpy(f + 12, &zero, 8);
+		memcpy(f + 20, &c->seq, 4);
+	}
+	char b64[220], buf[400];
+	sb_b64_encode(f, 160, b64);
+	c->seq++;
+	snprintf(buf, sizeof buf, "{\"event\":\"media\",\"sequenceNumber\":\"%u\",\"media\":{\"track\":\"inbound\",\"chunk\":\"%u\","
+		 "\"timestamp\":\"%u\",\"payload\":\"%s\"},\"streamSid\":\"%s\"}", c->seq + 1, c->seq, c->seq * 20, b64, c->stream_sid);
+	queue_str(c, buf);
+	c->frames_sent++;
+}
+
+/* ---- Twilio's player ----------------------------------------------------------------------- */
+
+static void echo_mark(call *c, int i)
+{
+	char buf[200];
+	snprintf(buf, sizeof buf, "{\"event\":\"mark\",\"sequenceNumber\":\"0\",\"streamSid\":\"%s\",\"mark\":{\"name\":\"%s\"}}",
+		 c->stream_sid, c->marks[i].name);
+	queue_str(c, buf);
+	c->marks_echoed++;
+}
+
+static void echo_ripe_marks(call *c)
+{
+	int k = 0;
+	for (int i = 0; i < c->nmarks; i++) {
+		if (c->marks[i].pos <= c->played)
+			echo_mark(c, i);
+		else
+			c->marks[k++] = c->marks[i];
+	}
+	c->nmarks = k;
+}
+
+static void play_frame(call *c)
+{
+	size_t n = c->play_len < 160 ? c->play_len : 160;
+	if (n) {
+		if (c->idx == 0 && cfg.wav) {
+			if (wav_len + n > wav_cap)
+				wav = realloc(wav, wav_cap = (wav_cap + n) * 2);
+			memcpy(wav + wav_len, c->play, n);
+			wav_len += n;
+		}
+		memmove(c->play, c->play + n, c->play_len - n);
+		c->play_len -= n;
+		c->played += n;
+		c->heard_bytes += n;
+	}
+	echo_ripe_marks(c);
+}
+
+static void on_clear(call *c)
+{
+	if (c->clears++ == 0)
+		c->played_at_clear = (long)c->played;
+	c->play_len = 0;
+	c->received = c->played;
+	for (int i = 0; i < c->nmarks; i++)
+		echo_mark(c, i);
+	c->nmarks = 0;
+}
+
+static void on_audio(call *c, const unsigned char *a, size_t n)
+{
+	if (!c->first_audio_ms)
+		c->first_audio_ms = sb_mono_ms();
+	for (size_t off = 0; cfg.stamp && off + 160 <= n; off += 160) {
+		int64_t t0, t1, now = sb_mono_us();
+		uint32_t seq;
+		if (memcmp(a + off, "SBTS", 4) != 0)
+			continue;
+		memcpy(&t0, a + off + 4, 8);
+		memcpy(&t1, a + off + 12, 8);
+		memcpy(&seq, a + off + 20, 4);
+		long up = (long)((t1 - t0) / 100), down = (long)((now - t1) / 100);
+		lat_up[up < 0 ? 0 : up > 1000 ? 1000 : up]++;
+		lat_down[down < 0 ? 0 : down > 1000 ? 1000 : down]++;
+		if (seq != c->next_echo_seq)
+			c->lost += seq > c->next_echo_seq ? seq - c->next_echo_seq : 0;
+		c->next_echo_seq = seq + 1;
+		c->frames_echoed++;
+	}
+	if (c->play_len + n > c->play_cap)
+		c->play = realloc(c->play, c->play_cap = (c->play_len + n) * 2);
+	memcpy(c->play + c->play_len, a, n);
+	c->play_len += n;
+	c->received += n;
+}
+
+static void on_message(call *c, const char *m, size_t len)
+{
+	const char *ev, *sid;
+	size_t evn, sidn;
+	if (sb_jscan_str(m, len, "event", &ev, &evn) != 1)
+		return;
+	if (sb_jscan_str(m, len, "streamSid", &sid, &sidn) != 1 || !sb_jscan_eq(sid, sidn, c->stream_sid))
+		c->bad_sid++;
+	if (sb_jscan_eq(ev, evn, "media")) {
+		sb_jval md;
+		const char *p;
+		size_t pn;
+		unsigned char buf[8192];
+		if (sb_jscan_get(m, len, "media", &md) == 1 && sb_jscan_str(md.p, md.len, "payload", &p, &pn) == 1 &&
+		    pn <= 10000) {
+			long n = sb_b64_decode(p, pn, buf);
+			if (n > 0)
+				on_audio(c, buf, (size_t)n);
+		}
+	} else if (sb_jscan_eq(ev, evn, "mark")) {
+		sb_jval mk;
+		const char *name;
+		size_t nn;
+		if (sb_jscan_get(m, len, "mark", &mk) == 1 && sb_jscan_str(mk.p, mk.len, "name", &name, &nn) == 1 &&
+		    nn < 40 && c->nmarks < 512) {
+			memcpy(c->marks[c->nmarks].name, name, nn);
+			c->marks[c->nmarks].name[nn] = '\0';
+			c->marks[c->nmarks++].pos = c->received;
+		}
+	} else if (sb_jscan_eq(ev, evn, "clear")) {
+		on_clear(c);
+	}
+}
+
+/* ---- lws ------------------------------------------------------------------------------------------ */
+
+static void finish(call *c)
+{
+	if (c->done)
+		return;
+	c->done = true;
+	c->end_ms = sb_mono_ms();
+	if (++ndone == cfg.calls)
+		sb_daemon_stop();
+}
+
+static int on_writeable(call *c, struct lws *wsi)
+{
+	msg *m = c->head;
+	if (!m)
+		return c->closed ? -1 : 0;
+	int wf = m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+	if (lws_write(wsi, m->buf + LWS_PRE, m->len, wf) < (int)m->len)
+		return -1;
+	if (!(c->head = m->next))
+		c->tail = NULL;
+	free(m);
+	if (c->head || c->closed)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void on_receive(call *c, struct lws *wsi, const char *in, size_t len)
+{
+	if (lws_is_first_fragment(wsi))
+		c->rxlen = 0;
+	if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi)) {
+		on_message(c, in, len);
+		return;
+	}
+	c->rx = realloc(c->rx, c->rxlen + len);
+	memcpy(c->rx + c->rxlen, in, len);
+	c->rxlen += len;
+	if (lws_is_final_fragment(wsi))
+		on_message(c, c->rx, c->rxlen);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	call *c = lws_get_opaque_user_data(wsi);
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		c->open = true;
+		c->start_ms = c->next_frame_ms = sb_mono_ms();
+		send_start(c);
+		if (cfg.garbage)
+			send_garbage(c);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		on_receive(c, wsi, in, len);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return on_writeable(c, wsi);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		sb_warn("callsim.connect_error", "call=%d err=\"%s\"", c ? c->idx : -1, in ? (const char *)in : "");
+		if (c) {
+			c->wsi = NULL;
+			c->rejected = true;
+			finish(c);
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (c) {
+			c->wsi = NULL;
+			if (!c->closed)
+				c->rejected = true; /* closed by the bridge before we hung up */
+			finish(c);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{"twilio-sim", callback, 0, 65536, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static struct { char host[128], path[256]; int port; } U;
+
+static void dial(call *c)
+{
+	struct lws_client_connect_info ci;
+	memset(&ci, 0, sizeof ci);
+	ci.context = ctx;
+	ci.address = U.host;
+	ci.port = U.port;
+	ci.path = U.path;
+	ci.host = U.host;
+	ci.origin = U.host;
+	ci.local_protocol_name = "twilio-sim";
+	ci.opaque_user_data = c;
+	ci.pwsi = &c->wsi;
+	c->start_ms = sb_mono_ms();
+	if (!lws_client_connect_via_info(&ci) && !c->done) {
+		c->rejected = true;
+		finish(c);
+	}
+}
+
+/* Every 2 ms: dial due calls, send due frames, play, DTMF, hang up. */
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	static int64_t t0;
+	int64_t now = sb_mono_ms();
+	if (!t0)
+		t0 = now;
+	for (int i = 0; i < cfg.calls; i++) {
+		call *c = &calls[i];
+		if (!c->wsi && !c->done && !c->open && now >= t0 + (cfg.calls > 1 ? cfg.ramp_ms * i / (cfg.calls - 1) : 0)) {
+			if (!c->start_ms)
+				dial(c);
+			continue;
+		}
+		if (!c->open || c->closed || !c->wsi)
+			continue;
+		bool talking = now < c->start_ms + cfg.duration_ms;
+		while (talking && now >= c->next_frame_ms) {
+			send_frame(c, now);
+			play_frame(c);
+			c->next_frame_ms += 20;
+		}
+		if (cfg.dtmf_at_ms >= 0 && !c->dtmf_sent && now >= c->start_ms + cfg.dtmf_at_ms) {
+			char buf[200];
+			snprintf(buf, sizeof buf, "{\"event\":\"dtmf\",\"streamSid\":\"%s\",\"sequenceNumber\":\"0\","
+				 "\"dtmf\":{\"track\":\"inbound_track\",\"digit\":\"%s\"}}", c->stream_sid, cfg.dtmf);
+			queue_str(c, buf);
+			c->dtmf_sent = 1;
+		}
+		bool drained = !cfg.stamp || c->frames_echoed + c->lost >= c->frames_sent;
+		if (!talking && (drained || now >= c->start_ms + cfg.duration_ms + cfg.linger_ms)) {
+			char buf[200];
+			if (!drained) /* never came back: lost, not merely late */
+				c->lost += c->frames_sent - c->frames_echoed - c->lost;
+			snprintf(buf, sizeof buf, "{\"event\":\"stop\",\"sequenceNumber\":\"0\",\"streamSid\":\"%s\","
+				 "\"stop\":{\"accountSid\":\"ACsim\",\"callSid\":\"%s\"}}", c->stream_sid, c->call_sid);
+			queue_str(c, buf);
+			c->closed = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	lws_sul_schedule(ctx, 0, &sul_tick, tick, 2 * LWS_US_PER_MS);
+}
+
+/* ---- report ------------------------------------------------------------------------------------------ */
+
+static double pct(const long *h, double p)
+{
+	long total = 0, acc = 0;
+	for (int i = 0; i <= 1000; i++)
+		total += h[i];
+	for (int i = 0; i <= 1000 && total; i++)
+		if ((acc += h[i]) >= p * (double)total)
+			return i / 10.0;
+	return 0;
+}
+
+static void write_wav(void)
+{
+	FILE *f = fopen(cfg.wav, "wb");
+	if (!f)
+		return;
+	uint32_t n = (uint32_t)wav_len, riff = 4 + 26 + 8 + n, fmt = 18, rate = 8000;
+	uint16_t tag = 7, ch = 1, align = 1, bits = 8, ext = 0;
+	fwrite("RIFF", 1, 4, f); fwrite(&riff, 4, 1, f); fwrite("WAVEfmt ", 1, 8, f); fwrite(&fmt, 4, 1, f);
+	fwrite(&tag, 2, 1, f); fwrite(&ch, 2, 1, f); fwrite(&rate, 4, 1, f); fwrite(&rate, 4, 1, f);
+	fwrite(&align, 2, 1, f); fwrite(&bits, 2, 1, f); fwrite(&ext, 2, 1, f);
+	fwrite("data", 1, 4, f); fwrite(&n, 4, 1, f); fwrite(wav, 1, wav_len, f);
+	fclose(f);
+}
+
+static void write_report(void)
+{
+	json_t *items = json_array();
+	long sent = 0, echoed = 0, lost = 0, bad = 0, rejected = 0;
+	for (int i = 0; i < cfg.calls; i++) {
+		call *c = &calls[i];
+		sent += c->frames_sent, echoed += c->frames_echoed, lost += c->lost, bad += c->bad_sid, rejected += c->rejected;
+		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "callSid", c->call_sid,
+			"streamSid", c->stream_sid, "rejected", c->rejected, "framesSent", (json_int_t)c->frames_sent,
+			"heardBytes", (json_int_t)c->heard_bytes, "marksEchoed", (json_int_t)c->marks_echoed,
+			"clears", (json_int_t)c->clears, "playedAtClearMs", (json_int_t)(c->played_at_clear / 8),
+			"badStreamSid", (json_int_t)c->bad_sid, "framesEchoed", (json_int_t)c->frames_echoed, "lost", (json_int_t)c->lost));
+	}
+	json_t *r = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:{s:f,s:f},s:{s:f,s:f},s:o}", "calls", (int)cfg.calls,
+		"framesSent", (json_int_t)sent, "framesEchoed", (json_int_t)echoed, "lost", (json_int_t)lost,
+		"badStreamSid", (json_int_t)bad, "rejected", (json_int_t)rejected,
+		"upMs", "p50", pct(lat_up, 0.5), "p99", pct(lat_up, 0.99), "downMs", "p50", pct(lat_down, 0.5), "p99", pct(lat_down, 0.99),
+		"items", items);
+	if (json_dump_file(r, cfg.report, JSON_INDENT(1)) < 0)
+		sb_warn("callsim.report_failed", "path=%s", cfg.report);
+	json_decref(r);
+}
+
+/* ---- main ---------------------------------------------------------------------------------------------- */
+
+static pthread_t loop_thread;
+static volatile int stopping;
+static lws_sorted_usec_list_t sul_stop;
+
+static void destroy_cb(lws_sorted_usec_list_t *s)
+{
+	lws_context_destroy(ctx);
+}
+
+static int cancel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && stopping) {
+		lws_sul_cancel(&sul_tick);
+		lws_sul_schedule(ctx, 0, &sul_stop, destroy_cb, 1);
+	}
+	return 0;
+}
+
+static const struct lws_protocols all_protocols[] = {
+	{"twilio-sim", callback, 0, 65536, 0, NULL, 0},
+	{"control", cancel_cb, 0, 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *loop_main(void *arg)
+{
+	int n = 0;
+	lws_sul_schedule(ctx, 0, &sul_tick, tick, 1000);
+	while (n >= 0 && !stopping)
+		n = lws_service(ctx, 0);
+	lws_context_destroy(ctx);
+	return NULL;
+}
+
+static int parse_url(void)
+{
+	const char *u = cfg.url;
+	if (strncmp(u, "ws://", 5) != 0)
+		return -1;
+	u += 5;
+	size_t hl = strcspn(u, ":/");
+	if (hl == 0 || hl >= sizeof U.host)
+		return -1;
+	memcpy(U.host, u, hl);
+	U.host[hl] = '\0';
+	U.port = u[hl] == ':' ? atoi(u + hl + 1) : 80;
+	const char *p = strchr(u, '/');
+	snprintf(U.path, sizeof U.path, "%s", p ? p : "/");
+	return 0;
+}
+
+static int sim_init(void *arg)
+{
+	if (parse_url() < 0) {
+		sb_error_log("callsim.bad_url", "url=%s hint=\"ws://host:port/path\"", cfg.url);
+		return -1;
+	}
+	calls = calloc((size_t)cfg.calls, sizeof *calls);
+	for (int i = 0; i < cfg.calls; i++) {
+		calls[i].idx = i;
+		unsigned char r[16];
+		char hex[33];
+		sb_random_bytes(r, sizeof r);
+		sb_hex(r, 16, hex);
+		snprintf(calls[i].call_sid, sizeof calls[i].call_sid, "CA%s", hex);
+		if (i == 0 && cfg.call_sid)
+			snprintf(calls[i].call_sid, sizeof calls[i].call_sid, "%s", cfg.call_sid);
+		sb_random_bytes(r, sizeof r);
+		sb_hex(r, 16, hex);
+		snprintf(calls[i].stream_sid, sizeof calls[i].stream_sid, "MZ%s", hex);
+	}
+	lws_set_log_level(LLL_ERR, NULL);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = all_protocols;
+	info.options = LWS_SERVER_OPTION_LIBEV;
+	info.timeout_secs = 10;
+	(void)protocols;
+	if (!(ctx = lws_create_context(&info)))
+		return -1;
+	pthread_create(&loop_thread, NULL, loop_main, NULL);
+	return 0;
+}
+
+static void sim_fini(void *arg)
+{
+	if (ctx) {
+		stopping = 1;
+		lws_cancel_service(ctx);
+		pthread_join(loop_thread, NULL);
+	}
+	if (cfg.report)
+		write_report();
+	if (cfg.wav)
+		write_wav();
+	long rejected = 0;
+	for (int i = 0; i < cfg.calls; i++) {
+		rejected += calls[i].rejected;
+		for (msg *m = calls[i].head, *n; m; m = n) {
+			n = m->next;
+			free(m);
+		}
+		free(calls[i].play);
+		free(calls[i].rx);
+	}
+	sb_info("callsim.summary", "calls=%ld rejected=%ld", cfg.calls, rejected);
+	free(calls);
+	free(wav);
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	static const sb_daemon d = {
+		.name = "sb-callsim",
+		.summary = "Twilio Media Streams simulator: places calls on the bridge, plays and hears audio",
+		.flags = flags,
+		.init = sim_init,
+		.fini = sim_fini,
+	};
+	return sb_daemon_main(&d, argc, argv);
+}
