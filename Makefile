@@ -98,7 +98,7 @@ $(BUILD)/obj/common/%_test.o: EXTRA_INC := -Itests/lib
 $(BUILD)/systemd/%.service: deploy/systemd/daemon.service.in deploy/systemd/units.txt Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@NAME@|$*|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
-	    -e 's|@DOCDIR@|$(PREFIX)/share/doc/switchboard|g' \
+	    -e 's|@DOCDIR@|$(PREFIX)/share/doc/switchboard|g' -e 's|@DATADIR@|$(PREFIX)/share/switchboard|g' \
 	    -e "s|@WHAT@|$$(awk '$$1 == "$*" { $$1 = ""; sub(/^ +/, ""); print }' deploy/systemd/units.txt)|" $< > $@
 
 $(LIBCOMMON): $(COMMON_OBJ)

@@ -17,7 +17,8 @@ libjansson-dev
 libsqlite3-dev sqlite3
 libssl-dev
 libcmocka-dev
-wrk
+opensmtpd
+wrk curl
 valgrind
 docker-compose yamllint systemd
 "
