@@ -482,7 +482,7 @@ int sb_rpc_server_start(const sb_rpc_config *cfg, sb_rpc_server **out, sb_error 
 	pthread_cond_init(&s->qcv, NULL);
 	pthread_cond_init(&s->wdcv, NULL);
 	if (!s->cfg.watchdog_ms)
-		s->cfg.watchdog_ms = 2000;
+		s->cfg.watchdog_ms = 1000;
 	s->m_restarts = sb_counter("sb_rpc_listener_restarts_total",
 				   "Times the watchdog restarted a listener that stopped accepting.", NULL);
 	size_t slots = cfg->service->nops + SB_SVC_SYS.nops;

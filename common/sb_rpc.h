@@ -47,7 +47,7 @@ typedef struct sb_rpc_config {
 	int               nthreads;  /* 0: handlers run on nng threads; N: on a pool of N */
 	size_t            max_msg;   /* largest request answered (default 1 MiB); larger get invalid_argument */
 	bool              inline_writes; /* with nthreads: ops marked "writes" only enqueue work, run them on nng's thread */
-	int               watchdog_ms;   /* probe our own listener this often (default 2000, <0 off); see sb_rpc.c */
+	int               watchdog_ms;   /* probe our own listener this often (default 1000, <0 off); see sb_rpc.c */
 } sb_rpc_config;
 
 /* Listen and start serving. 0, or -1 with err (e.g. address in use). */
