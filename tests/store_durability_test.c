@@ -190,7 +190,13 @@ static void verify_call(sb_client *c, dclient *d, int call, int limit, int *n)
 	call_sid(sid, sizeof sid, d->idx, call * LINES_PER_CALL);
 	json_t *data = NULL;
 	sb_error err = {0};
-	if (store_calls_get(c, json_pack("{s:s}", "callSid", sid), &data, &err) != 0)
+	/* The store is up, but nng (re)connects in the background: poll, bounded. */
+	int64_t until = sb_mono_ms() + 10000;
+	int rc;
+	while ((rc = store_calls_get(c, json_pack("{s:s}", "callSid", sid), &data, &err)) != 0 &&
+	       (err.code == SB_UNAVAILABLE || err.code == SB_DEADLINE_EXCEEDED) && sb_mono_ms() < until)
+		;
+	if (rc != 0)
 		fail_msg("calls.get %s: %s: %s", sid, sb_code_name(err.code), err.message);
 	json_t *lines = json_object_get(data, "transcript"), *line;
 	assert_true(json_is_array(lines));
