@@ -51,6 +51,7 @@ typedef struct sb_http_req {
 	const char *const *headers; /* NULL-terminated, may be NULL */
 	const char        *body;
 	size_t             body_len;
+	int                timeout_ms; /* this request's whole-transfer timeout (0: the client's) */
 } sb_http_req;
 
 /* Why an attempt got no HTTP response (status 0). */
