@@ -573,6 +573,8 @@ struct sb_client {
 	int64_t         last_redial; /* monotonic ms */
 	pthread_t       redialer;    /* started on the first redial, joined at close */
 	bool            has_redialer, redial_wanted, closing;
+	int             pending;     /* async calls whose callback has not returned yet */
+	pthread_cond_t  idle;        /* signalled when pending drops to 0 (close waits for it) */
 	int             timeout_ms;
 	int             resend_ms;
 	char            url[256];
@@ -652,6 +654,7 @@ sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error 
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	c->last_redial = sb_mono_ms();
 	return c;
 }
@@ -666,7 +669,12 @@ void sb_client_close(sb_client *c)
 	pthread_mutex_unlock(&c->mu);
 	if (c->has_redialer)
 		pthread_join(c->redialer, NULL);
-	nng_close(c->sock);
+	nng_close(c->sock); /* outstanding async calls now fail; wait until their callbacks are done with c */
+	pthread_mutex_lock(&c->mu);
+	while (c->pending > 0)
+		pthread_cond_wait(&c->idle, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -793,10 +801,15 @@ struct acall {
 
 static void acall_done(struct acall *a, int rc, json_t *data, const sb_error *err)
 {
+	sb_client *c = a->c;
 	a->cb(a->arg, rc, data, err);
 	nng_ctx_close(a->ctx);
 	nng_aio_reap(a->aio);
 	free(a);
+	pthread_mutex_lock(&c->mu); /* last touch of c: sb_client_close waits for this */
+	if (--c->pending == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void acall_cb(void *arg)
@@ -838,6 +851,9 @@ void sb_client_call_async(sb_client *c, const sb_service *svc, int op, json_t *a
 		return;
 	}
 	struct acall *a = calloc(1, sizeof *a);
+	pthread_mutex_lock(&c->mu);
+	c->pending++;
+	pthread_mutex_unlock(&c->mu);
 	a->c = c;
 	a->cb = cb;
 	a->arg = arg;
