@@ -1,24 +1,45 @@
 #!/bin/sh
-# run.sh BUILD — `make run`: start the local stack on embedded defaults.
+# run.sh BUILD — `make run`: the whole local stack on embedded defaults.
 #
-# Data lives under ./var (database var/switchboard.db, sockets var/run/,
-# daemon logs var/log/). Starts every daemon that exists so far, then shows
-# live events with sb-tap in the foreground. Ctrl-C stops everything
-# cleanly (SIGTERM to each daemon, waiting for it to exit).
+# Data lives under ./var: the database (var/switchboard.db), the local
+# knowledge index (var/rag), the email outbox (var/outbox), ipc sockets
+# (var/run) and daemon logs (var/log). The stream-token secret and a first
+# admin API key are created once and kept in var/ (mode 0600). On the first
+# run a demo business (number, knowledge, configuration) and a demo payer
+# are created through the gateway. sb-tap then shows live events in the
+# foreground; Ctrl-C stops every daemon cleanly (SIGTERM, then wait).
 set -eu
 BUILD=${1:-build}
 BIN="$BUILD/bin"
 VAR="$(pwd)/var"
 RUN="$VAR/run"
 LOG="$VAR/log"
-mkdir -p "$RUN" "$LOG"
+HTTP=${SB_GATEWAY_LISTEN:-127.0.0.1:8080}
+mkdir -p "$RUN" "$LOG" "$VAR/outbox" "$VAR/rag"
+
+# A secret kept in var/NAME, made once.
+secret() {
+	[ -s "$VAR/$1" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$VAR/$1")
+	cat "$VAR/$1"
+}
 
 export SB_RUN_DIR="$RUN"
 export SB_DB="${SB_DB:-$VAR/switchboard.db}"
+export SB_RAG_DATA_DIR="${SB_RAG_DATA_DIR:-$VAR/rag}"
+export SB_OUTBOX_DIR="${SB_OUTBOX_DIR:-$VAR/outbox}"
+export SB_SECRET="${SB_SECRET:-$(secret secret)}"
+export SB_ADMIN_KEY="${SB_ADMIN_KEY:-sbk_$(secret admin-key)}"
+# Signs webhooks from the local Twilio simulator (sb-callsim); a real
+# account's token goes in the environment instead. No account SID is set,
+# so nothing here ever calls Twilio's REST API.
+export TWILIO_AUTH_TOKEN="${TWILIO_AUTH_TOKEN:-$(secret twilio-auth-token)}"
+export SB_GATEWAY_LISTEN="$HTTP"
+export SB_PUBLIC_URL="${SB_PUBLIC_URL:-http://$HTTP}"
 
 pids=""
 start() {
 	name=$1; shift
+	[ -x "$BIN/$name" ] || { echo "skipping $name (not built)"; return 0; }
 	"$BIN/$name" "$@" >>"$LOG/$name.log" 2>&1 &
 	pids="$pids $!"
 	echo "started $name (pid $!, log var/log/$name.log)"
@@ -35,20 +56,44 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 start sb-store
+start sb-rag-worker
+start sb-media-bridge
+start sb-scheduler
+start sb-gateway
 
-# Wait until the store answers (sb-tap --stats exits 0 and reports it up).
+# Wait until the gateway answers /healthz (which needs the store).
 i=0
-until "$BIN/sb-tap" --stats 2>/dev/null | grep -q "sb-store.*up"; do
+until curl -fsS "http://$HTTP/healthz" >/dev/null 2>&1; do
 	i=$((i + 1))
-	[ "$i" -gt 100 ] && { echo "sb-store did not come up; see var/log/sb-store.log" >&2; exit 1; }
+	[ "$i" -gt 150 ] && { echo "the gateway did not come up; see var/log/" >&2; exit 1; }
 	sleep 0.1
 done
 
+api() { # METHOD PATH [JSON]
+	curl -fsS -X "$1" -H "Authorization: Bearer $SB_ADMIN_KEY" -H 'Content-Type: application/json' \
+		${3:+-d "$3"} "http://$HTTP$2"
+}
+
+seed() {
+	biz=$(api POST /api/businesses '{"name":"Nimbus Internet","timezone":"America/New_York"}' |
+		sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+	[ -n "$biz" ] || return 1
+	api POST /api/phone-numbers "{\"number\":\"+15550100100\",\"businessId\":\"$biz\"}" >/dev/null
+	api PUT /api/config "{\"businessId\":\"$biz\",\"values\":{\"greeting_message\":\"Thanks for calling Nimbus Internet, how can I help?\",\"ai_personality\":\"friendly and concise\",\"transfer_number\":\"+15550100199\"}}" >/dev/null
+	api POST /api/rag "{\"businessId\":\"$biz\",\"title\":\"Plans and prices\",\"category\":\"billing\",\"content\":\"The Basic plan costs 30 dollars a month for 100 megabits. The Premium plan costs 55 dollars a month for 1 gigabit, with free installation.\"}" >/dev/null
+	api POST /api/rag "{\"businessId\":\"$biz\",\"title\":\"Opening hours\",\"category\":\"support\",\"content\":\"Phone support is open every day from 7 am to 11 pm Eastern time. Our stores open Monday to Saturday, 9 am to 6 pm.\"}" >/dev/null
+	api POST /api/payers "{\"businessId\":\"$biz\",\"name\":\"Dana Demo\",\"email\":\"dana@example.com\",\"phone\":\"+15550100123\",\"amountDue\":129.5,\"currency\":\"USD\",\"daysOverdue\":12,\"timezone\":\"America/New_York\"}" >/dev/null
+	echo "$biz" > "$VAR/.seeded"
+	echo "seeded demo business $biz (number +15550100100) and a demo payer"
+}
+[ -s "$VAR/.seeded" ] || seed || echo "seeding failed; see var/log/sb-gateway.log" >&2
+
 cat <<MSG
 
-Switchboard is running (data in ./var). Try, in another terminal:
-  nngcat --req --dial ipc://$RUN/store.sock --format ascii \\
-         --data '{"op":"businesses.create","args":{"name":"Acme"}}'
+Switchboard is running (data in ./var).
+  Admin API:  http://$HTTP/api   (Authorization: Bearer $SB_ADMIN_KEY)
+  Health:     http://$HTTP/healthz   Metrics: http://$HTTP/metrics
+  Try:        curl -H "Authorization: Bearer $SB_ADMIN_KEY" http://$HTTP/api/businesses
 Live events follow (Ctrl-C stops everything):
 
 MSG
