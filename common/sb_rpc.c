@@ -565,6 +565,13 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 
 /* ---- client ---------------------------------------------------------------- */
 
+#define MAX_IDLE_SLOTS 64 /* idle synchronous-call contexts kept per client (see slot_get) */
+struct slot {
+	nng_ctx      ctx;
+	nng_aio     *aio;
+	struct slot *next;
+};
+
 struct sb_client {
 	nng_socket      sock;
 	nng_dialer      dialer;
@@ -574,6 +581,8 @@ struct sb_client {
 	pthread_t       redialer;    /* started on the first redial, joined at close */
 	bool            has_redialer, redial_wanted, closing;
 	int             pending;     /* async calls whose callback has not returned yet */
+	struct slot    *slots;       /* idle (context, aio) pairs of synchronous calls */
+	int             nslots;
 	pthread_cond_t  idle;        /* signalled when pending drops to 0 (close waits for it) */
 	int             timeout_ms;
 	int             resend_ms;
@@ -673,7 +682,15 @@ void sb_client_close(sb_client *c)
 	pthread_mutex_lock(&c->mu);
 	while (c->pending > 0)
 		pthread_cond_wait(&c->idle, &c->mu);
+	struct slot *sl = c->slots;
+	c->slots = NULL;
 	pthread_mutex_unlock(&c->mu);
+	while (sl) {
+		struct slot *next = sl->next;
+		nng_aio_free(sl->aio); /* the socket is closed: its contexts went with it */
+		free(sl);
+		sl = next;
+	}
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
@@ -697,16 +714,65 @@ static int rv_to_err(sb_client *c, int rv, int sending, sb_error *err)
 	return sb_error_set(err, SB_UNAVAILABLE, "%s: %s", c->url, nng_strerror(rv));
 }
 
+/*
+ * A synchronous call's context and aio, kept for the next call: opening a
+ * context and allocating an aio on every call cost locks, allocations and
+ * random-number syscalls on the hottest path. A context whose request timed
+ * out is fine to reuse: a new request on it cancels the old one, and nng
+ * drops the old one's late reply.
+ */
+
+static struct slot *slot_get(sb_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	struct slot *sl = c->slots;
+	if (sl) {
+		c->slots = sl->next;
+		c->nslots--;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (sl)
+		return sl;
+	sl = calloc(1, sizeof *sl);
+	if (!sl || nng_ctx_open(&sl->ctx, c->sock) != 0 || nng_aio_alloc(&sl->aio, NULL, NULL) != 0) {
+		free(sl);
+		return NULL;
+	}
+	nng_ctx_set_ms(sl->ctx, NNG_OPT_REQ_RESENDTIME, c->resend_ms);
+	return sl;
+}
+
+static void slot_free(struct slot *sl)
+{
+	nng_aio_free(sl->aio);
+	nng_ctx_close(sl->ctx);
+	free(sl);
+}
+
+static void slot_put(sb_client *c, struct slot *sl)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->nslots < MAX_IDLE_SLOTS && !c->closing) {
+		sl->next = c->slots;
+		c->slots = sl;
+		c->nslots++;
+		sl = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (sl)
+		slot_free(sl);
+}
+
 int sb_client_call_raw(sb_client *c, const void *body, size_t len, char **reply, size_t *rlen, sb_error *err)
 {
-	nng_ctx ctx;
-	nng_aio *aio;
 	nng_msg *msg;
 	int rv;
-	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0)
-		return rv_to_err(c, rv, 1, err);
-	nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, c->resend_ms);
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0 || nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+	struct slot *sl = slot_get(c);
+	if (!sl)
+		return sb_error_set(err, SB_UNAVAILABLE, "%s: cannot open a request context", c->url);
+	nng_ctx ctx = sl->ctx;
+	nng_aio *aio = sl->aio;
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
 		abort();
 	int64_t t0 = sb_mono_ms();
 	nng_aio_set_timeout(aio, c->timeout_ms);
@@ -729,16 +795,13 @@ int sb_client_call_raw(sb_client *c, const void *body, size_t len, char **reply,
 	memcpy(*reply, nng_msg_body(msg), *rlen);
 	(*reply)[*rlen] = '\0';
 	nng_msg_free(msg);
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
+	slot_put(c, sl);
 	return 0;
 fail_send:
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
+	slot_put(c, sl);
 	return rv_to_err(c, rv, 1, err);
 fail_recv:
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
+	slot_put(c, sl);
 	return rv_to_err(c, rv, 0, err);
 }
 
