@@ -324,7 +324,7 @@ static void *loop_main(void *arg)
 
 static const struct lws_protocols protocols[] = {
 	{"twilio", bridge_twilio_cb, sizeof(tw_pss), 2048, 0, NULL, 16384},
-	{"realtime", bridge_model_cb, 0, 16384, 0, NULL, 0},
+	{"realtime", bridge_model_cb, 0, 4096, 0, NULL, 65536},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

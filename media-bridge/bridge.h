@@ -86,6 +86,8 @@ void msgq_free(msgq *q);
 
 /* Append one unmasked server text frame (header + payload) to b; -1 if full. */
 int ws_frame_text(bbuf *b, const void *payload, size_t n);
+/* Append a client (masked, RFC 6455 §5.3) text frame with a fresh random mask. 0 or -1 (full). Loop thread only. */
+int ws_frame_text_masked(bbuf *b, const void *payload, size_t n);
 
 /* ---- calls ------------------------------------------------------------------- */
 
@@ -240,6 +242,12 @@ int twilio_send_mark(bridge_call *c, const char *name);
 int twilio_send_clear(bridge_call *c);
 /* Close the Twilio socket from the loop (any callback). */
 void twilio_close(bridge_call *c);
+/* Write what is queued for Twilio now when the socket takes it, else ask for WRITEABLE. */
+void twilio_flush(bridge_call *c);
+
+/* True while a RECEIVE handler runs: queueing then asks lws for no WRITEABLE, because the
+ * handler flushes both sides of its call directly at its end (one send, no epoll round trip). */
+extern bool g_io_defer;
 
 /* ---- model side (bridge_model.c) ---------------------------------------------------- */
 
@@ -249,6 +257,8 @@ int bridge_model_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 void model_connect(bridge_call *c);
 /* Queue a client event (JSON text) for the model; -1 if the queue is full. */
 int model_send(bridge_call *c, const char *js, size_t n);
+/* Write every queued client event now (masked frames, one send) when the socket takes it, else ask for WRITEABLE. */
+void model_flush(bridge_call *c);
 /* Queue a client event given as JSON (stolen). */
 int model_send_json(bridge_call *c, json_t *ev);
 /* Forward caller audio (raw base64 from Twilio) as input_audio_buffer.append. */

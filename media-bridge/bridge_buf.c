@@ -1,6 +1,9 @@
 /*
- * bridge_buf.c — byte buffers with lws headroom, message FIFOs, and server
- * WebSocket text framing (RFC 6455 §5.2: FIN + opcode 1, no mask).
+ * bridge_buf.c — byte buffers with lws headroom, message FIFOs, and
+ * WebSocket text framing (RFC 6455 §5.2: FIN + opcode 1): unmasked for the
+ * Twilio side (we are the server), masked for the model side (we are the
+ * client; lws would read 4 bytes of /dev/urandom per frame, we take masks
+ * from a getrandom pool and mask 8 bytes at a time).
  *
  * Every buffer has a hard maximum: a peer that stops reading makes the
  * bridge drop that call, never grow without bound.
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "sb_id.h"
 
 static int grow(bbuf *b, size_t need)
 {
@@ -125,9 +129,9 @@ void msgq_free(msgq *q)
 	q->count = 0;
 }
 
-int ws_frame_text(bbuf *b, const void *payload, size_t n)
+/* The frame header for an n-byte text payload into h; its length. */
+static size_t frame_header(unsigned char h[10], size_t n)
 {
-	unsigned char h[10];
 	size_t hl;
 	h[0] = 0x81;
 	if (n < 126) {
@@ -144,10 +148,57 @@ int ws_frame_text(bbuf *b, const void *payload, size_t n)
 			h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
 		hl = 10;
 	}
-	size_t at = b->len;
+	return hl;
+}
+
+int ws_frame_text(bbuf *b, const void *payload, size_t n)
+{
+	unsigned char h[10];
+	size_t hl = frame_header(h, n), at = b->len;
 	if (bbuf_add(b, h, hl) < 0 || bbuf_add(b, payload, n) < 0) {
 		b->len = at;
 		return -1;
 	}
+	return 0;
+}
+
+/* 4 unpredictable bytes, from a pool refilled with getrandom (loop thread only). */
+static void mask_key(unsigned char k[4])
+{
+	static unsigned char pool[4096];
+	static size_t at = sizeof pool;
+	if (at + 4 > sizeof pool) {
+		sb_random_bytes(pool, sizeof pool);
+		at = 0;
+	}
+	memcpy(k, pool + at, 4);
+	at += 4;
+}
+
+int ws_frame_text_masked(bbuf *b, const void *payload, size_t n)
+{
+	unsigned char h[14], k[4];
+	size_t hl = frame_header(h, n), at = b->len;
+	h[1] |= 0x80;
+	mask_key(k);
+	memcpy(h + hl, k, 4);
+	if (bbuf_add(b, h, hl + 4) < 0 || bbuf_add(b, payload, n) < 0) {
+		b->len = at;
+		return -1;
+	}
+	unsigned char *p = bbuf_data(b) + at + hl + 4;
+	uint64_t k8;
+	uint32_t k4;
+	memcpy(&k4, k, 4);
+	k8 = (uint64_t)k4 << 32 | k4;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		v ^= k8;
+		memcpy(p + i, &v, 8);
+	}
+	for (; i < n; i++)
+		p[i] ^= k[i & 3];
 	return 0;
 }

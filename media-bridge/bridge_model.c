@@ -13,9 +13,11 @@
  * (the server adds events over time), errors are logged and mostly
  * non-fatal.
  *
- * Out: client events from a bounded per-call FIFO, one lws_write per
- * WRITEABLE. Caller audio that arrives before the session is configured
- * waits in a second bounded FIFO and follows the session.update.
+ * Out: client events from a bounded per-call FIFO, written as ready masked
+ * frames, all queued ones in one raw send: directly at the end of the
+ * RECEIVE that produced them (g_io_defer), else on WRITEABLE. Caller audio
+ * that arrives before the session is configured waits in a second bounded
+ * FIFO and follows the session.update.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +132,7 @@ int model_send(bridge_call *c, const char *js, size_t n)
 		session_end(c, "model_backlog");
 		return -1;
 	}
-	if (c->model && c->mstate >= MODEL_OPEN && c->mstate <= MODEL_READY)
+	if (c->model && c->mstate >= MODEL_OPEN && c->mstate <= MODEL_READY && !g_io_defer)
 		lws_callback_on_writable(c->model);
 	return 0;
 }
@@ -166,24 +168,49 @@ void model_append_audio(bridge_call *c, const char *b64, size_t n)
 	free(heap);
 }
 
-static int model_write(struct lws *wsi, bridge_call *c)
+#define TX_BATCH 49152 /* at most this much per send; more waits for the next WRITEABLE */
+
+/* The queued client events as masked frames, in one raw write. 0, or -1 when the socket failed. */
+static int write_batch(struct lws *wsi, bridge_call *c)
 {
+	static bbuf tx; /* loop thread only; reused */
 	unsigned char *p;
 	size_t n;
-	int64_t t;
+	int64_t t, now = sb_mono_us();
+	tx.len = 0;
+	while (tx.len < TX_BATCH && msgq_front(&c->model_out, &p, &n, &t) && ws_frame_text_masked(&tx, p, n) == 0) {
+		sb_histogram_observe(g_m.lat_in, (double)(now - t) / 1000.0);
+		msgq_pop(&c->model_out);
+	}
+	if (tx.len && lws_write(wsi, bbuf_data(&tx), tx.len, LWS_WRITE_RAW) < (int)tx.len)
+		return -1;
+	if (c->model_out.count)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int model_write(struct lws *wsi, bridge_call *c)
+{
 	if (!c || c->model_close_req) {
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 		return -1;
 	}
-	if (!msgq_front(&c->model_out, &p, &n, &t))
-		return 0;
-	sb_histogram_observe(g_m.lat_in, (double)(sb_mono_us() - t) / 1000.0);
-	if (lws_write(wsi, p, n, LWS_WRITE_TEXT) < (int)n)
-		return -1;
-	msgq_pop(&c->model_out);
-	if (c->model_out.count)
-		lws_callback_on_writable(wsi);
-	return 0;
+	return write_batch(wsi, c);
+}
+
+void model_flush(bridge_call *c)
+{
+	struct lws *w = c->model;
+	if (!w || !c->model_out.count || c->mstate < MODEL_OPEN || c->mstate > MODEL_READY)
+		return;
+	if (c->model_close_req || lws_partial_buffered(w)) {
+		lws_callback_on_writable(w); /* WRITEABLE comes once lws has sent what it holds */
+		return;
+	}
+	if (write_batch(w, c) < 0) {
+		c->model_close_req = true; /* the socket failed: WRITEABLE closes it, the call reconnects */
+		lws_callback_on_writable(w);
+	}
 }
 
 /* ---- in: handlers ------------------------------------------------------------------------------ */
@@ -404,8 +431,16 @@ int bridge_model_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		return c ? 0 : -1;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (c)
+		if (c) {
+			uint64_t id = c->id;
+			g_io_defer = true;
 			on_receive(wsi, c, in, len);
+			g_io_defer = false;
+			if ((c = bridge_call_by_id(id))) {
+				model_flush(c);
+				twilio_flush(c);
+			}
+		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return model_write(wsi, c);

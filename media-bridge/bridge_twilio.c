@@ -33,9 +33,11 @@
 
 /* ---- out ------------------------------------------------------------------------------ */
 
+bool g_io_defer;
+
 static void want_write(bridge_call *c)
 {
-	if (c->tw)
+	if (c->tw && !g_io_defer)
 		lws_callback_on_writable(c->tw);
 }
 
@@ -114,6 +116,26 @@ static int tw_write(struct lws *wsi, tw_pss *pss)
 		return -1;
 	bbuf_consume(&c->tw_out, n);
 	return 0;
+}
+
+void twilio_flush(bridge_call *c)
+{
+	struct lws *w = c->tw;
+	tw_pss *pss = w ? lws_wsi_user(w) : NULL;
+	if (!pss || c->tw_out.len == 0)
+		return;
+	if (pss->close_req || lws_partial_buffered(w)) {
+		lws_callback_on_writable(w); /* WRITEABLE comes once lws has sent what it holds */
+		return;
+	}
+	sb_histogram_observe(g_m.lat_out, (double)(sb_mono_us() - c->tw_out_since_us) / 1000.0);
+	size_t n = c->tw_out.len;
+	int rc = lws_write(w, bbuf_data(&c->tw_out), n, LWS_WRITE_RAW);
+	bbuf_consume(&c->tw_out, n);
+	if (rc < (int)n) {
+		pss->close_req = true; /* the socket failed: WRITEABLE closes it */
+		lws_callback_on_writable(w);
+	}
 }
 
 /* ---- in --------------------------------------------------------------------------------- */
@@ -342,7 +364,13 @@ int bridge_twilio_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		g_io_defer = true;
 		on_receive(wsi, pss, in, len);
+		g_io_defer = false;
+		if (pss->call) { /* the call lives at least as long as its Twilio socket */
+			model_flush(pss->call);
+			twilio_flush(pss->call);
+		}
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return tw_write(wsi, pss);

@@ -3,9 +3,10 @@
  * real sockets: sb-store (ipc), sb-realtime-sim (WebSocket, validating every
  * client event), sb-media-bridge, and sb-callsim playing Twilio.
  *
- * The gateway leg (webhook → TwiML) is not exercised yet: sb-callsim builds
- * the `start` message itself with a token from common/sb_token, exactly as
- * the gateway's TwiML parameter would carry it. sb-rag-worker is not started:
+ * Here sb-callsim builds the `start` message itself with a token from
+ * common/sb_token, exactly as the gateway's TwiML parameter carries it; the
+ * gateway leg (signed webhook → TwiML → stream) and Twilio REST are in
+ * bridge_twilio_test.c. sb-rag-worker is not started:
  * the knowledge lookup times out and must yield the graceful output.
  *
  * Cases: inbound call (greeting heard, caller question, lookup, answer,
@@ -23,19 +24,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "lib/harness.h"
-#include "sb_json.h"
-#include "sb_time.h"
+#include "bridge_testkit.h"
 
 #define SECRET "test-secret-for-streams"
 #define WAIT_MS 15000
@@ -54,43 +45,14 @@ static struct {
 	char       biz[64];
 } g;
 
-/* A free TCP port on loopback (bind to 0, read it back). */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	bind(fd, (struct sockaddr *)&a, sizeof a);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int tcp_ready(int port, int timeout_ms)
-{
-	int64_t until = sb_mono_ms() + timeout_ms;
-	while (sb_mono_ms() < until) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-		close(fd);
-		if (rc == 0)
-			return 0;
-		struct timespec ts = {0, 20 * 1000000};
-		nanosleep(&ts, NULL);
-	}
-	return -1;
-}
-
 /* Start a realtime-sim (extra args) and a bridge dialing it, named by tag. */
 static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 {
 	char run[300], listen[64], rt_listen[64], rt_url[128], name[64];
 	snprintf(s->tag, sizeof s->tag, "%s", tag);
 	sbt_path(run, sizeof run, "run");
-	s->rt_port = free_port();
-	s->ws_port = free_port();
+	s->rt_port = bt_free_port();
+	s->ws_port = bt_free_port();
 	snprintf(rt_listen, sizeof rt_listen, "127.0.0.1:%d", s->rt_port);
 	snprintf(name, sizeof name, "rt-%s.jsonl", tag);
 	sbt_path(s->record, sizeof s->record, name);
@@ -99,7 +61,7 @@ static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 	for (int i = 0; rt_extra && rt_extra[i]; i++)
 		rargs[n++] = rt_extra[i];
 	assert_int_equal(sbt_spawn(&s->rt, sbt_bin("sb-realtime-sim"), rargs), 0);
-	assert_int_equal(tcp_ready(s->rt_port, WAIT_MS), 0);
+	assert_int_equal(bt_tcp_ready(s->rt_port, WAIT_MS), 0);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", s->ws_port);
 	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", s->rt_port);
 	snprintf(s->control, sizeof s->control, "ipc://%s/bridge-%s.sock", run, tag);
@@ -110,7 +72,7 @@ static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 			       "--barge-in-debounce-ms", "0", "--tool-timeout-ms", "800", "--drain-seconds", "1", NULL};
 	assert_int_equal(sbt_spawn(&s->bridge, sbt_bin("sb-media-bridge"), bargs), 0);
 	assert_int_equal(sbt_wait_ready(s->control, WAIT_MS), 0);
-	assert_int_equal(tcp_ready(s->ws_port, WAIT_MS), 0);
+	assert_int_equal(bt_tcp_ready(s->ws_port, WAIT_MS), 0);
 }
 
 static void stack_down(stack *s)
@@ -183,28 +145,14 @@ static long last_truncate_ms(const stack *s)
 	return ms;
 }
 
-/* Poll calls.get until the call has reached status (or time out); returns the call (owned). */
-static json_t *wait_call(const char *sid, const char *status, size_t min_lines)
-{
-	int64_t until = sb_mono_ms() + WAIT_MS;
-	while (sb_mono_ms() < until) {
-		json_t *c = sbt_ok(g.c, "calls.get", json_pack("{s:s}", "callSid", sid));
-		const char *st = c ? sb_json_str(c, "status") : NULL;
-		if (st && strcmp(st, status) == 0 && json_array_size(json_object_get(c, "transcript")) >= min_lines)
-			return c;
-		json_decref(c);
-		struct timespec ts = {0, 50 * 1000000};
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
-}
-
 /* ---- cases --------------------------------------------------------------------------------- */
 
 static void test_inbound_call(void **state)
 {
+	char wav[400];
+	sbt_path(wav, sizeof wav, "heard.wav"); /* inside the test's temporary folder */
 	const char *args[] = {"--duration-ms", "5500", "--talk-at-ms", "1700", "--talk-ms", "600", "--record-wav",
-			      "heard.wav", NULL};
+			      wav, NULL};
 	json_t *r = callsim(&g.main, "inbound", args);
 	json_t *it = item0(r);
 	assert_false(json_is_true(json_object_get(it, "rejected")));
@@ -212,7 +160,7 @@ static void test_inbound_call(void **state)
 	assert_int_equal(sb_json_int(it, "clears", -1), 0);
 	assert_int_equal(sb_json_int(it, "badStreamSid", -1), 0);
 	assert_true(sb_json_int(it, "marksEchoed", 0) >= 15);
-	json_t *call = wait_call(sb_json_str(it, "callSid"), "completed", 3);
+	json_t *call = bt_wait_call(g.c, sb_json_str(it, "callSid"), "completed", 3);
 	assert_non_null(call);
 	json_t *lines = json_object_get(call, "transcript");
 	assert_string_equal(sb_json_str(json_array_get(lines, 0), "role"), "assistant");
@@ -270,7 +218,7 @@ static void test_prepare_prewarms(void **state)
 	/* the model session opens (and greets) before any stream exists */
 	int64_t until = sb_mono_ms() + WAIT_MS;
 	while (count_records(&g.main, "response.create", -1, NULL) <= 0 && sb_mono_ms() < until)
-		usleep(20000);
+		bt_nap(20);
 	json_t *list = sbt_ok(bc, "session.list", NULL);
 	assert_string_equal(sb_json_str(json_array_get(json_object_get(list, "items"), 0), "state"), "prepared");
 	json_decref(list);

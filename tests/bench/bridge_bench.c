@@ -2,14 +2,21 @@
  * bridge_bench.c — sb-media-bridge under load: sb-callsim (N calls, 20 ms
  * stamped frames both ways) ⇄ sb-media-bridge ⇄ sb-realtime-sim --echo.
  *
- * For each N (default 100 500 1000; SB_BRIDGE_BENCH_CALLS="200 400" to
+ * For each N (default 200 400 1000; SB_BRIDGE_BENCH_CALLS="200 400" to
  * choose, SB_BRIDGE_BENCH_SECONDS per run, default 30) it prints one
  * Markdown row: latency per direction (callsim→sim "up", sim→callsim
  * "down", p50/p99, which include both simulators and the kernel, so they
  * bound the bridge's added latency from above), frames lost, bridge CPU-ms
  * per call-minute over the steady window (after the ramp), and RSS per call
- * above the idle bridge. The store is not started (the bridge retries its
- * writes; that costs nothing measurable here).
+ * above the idle bridge. sb-store runs as in production (without it the
+ * bridge keeps retrying its call-log writes, which showed as ~4 % of its
+ * CPU in nng and futex time).
+ *
+ * Latency twice: over every frame (which includes the frames held, by
+ * design, while each call's model session connects) and in steady state
+ * (frames sent after each call's first SB_BRIDGE_BENCH_SKIP_MS, default
+ * 3000). SB_BRIDGE_BENCH_PERF=1 also records `perf record -g` of the
+ * bridge over the steady window into <tmp>/perf-<N>.data (kept with SBT_KEEP=1).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -74,6 +81,23 @@ static void nap(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* With SB_BRIDGE_BENCH_PERF=1: perf record -g of pid into <tmp>/perf-<calls>.data. */
+static void perf_start(sbt_proc *pf, pid_t pid, int calls)
+{
+	const char *on = getenv("SB_BRIDGE_BENCH_PERF");
+	char spid[16], out[400], name[32];
+	if (!on || strcmp(on, "1") != 0)
+		return;
+	snprintf(spid, sizeof spid, "%d", (int)pid);
+	snprintf(name, sizeof name, "perf-%d.data", calls);
+	sbt_path(out, sizeof out, name);
+	const char *args[] = {"record", "-g", "-F", "999", "-o", out, "-p", spid, NULL};
+	if (sbt_spawn(pf, "/usr/bin/perf", args) < 0)
+		pf->pid = 0;
+}
+
+static char store_url[512];
+
 static void run(int calls, int secs)
 {
 	char run_dir[300], rt_listen[64], listen[64], rt_url[128], ctl[400], url[128], report[400], dur[32], ncalls[16];
@@ -90,9 +114,12 @@ static void run(int calls, int secs)
 	sbt_proc rt, br, cs;
 	const char *ra[] = {"--run-dir", run_dir, "--listen", rt_listen, "--echo", "--log-level", "warn", NULL};
 	const char *ba[] = {"--run-dir", run_dir, "--listen", listen, "--control", ctl, "--realtime-url", rt_url,
-			    "--secret", "bench", "--idle-seconds", "600", "--log-level", "warn", "--drain-seconds", "1", NULL};
+			    "--secret", "bench", "--idle-seconds", "600", "--log-level", "warn", "--drain-seconds", "1",
+			    "--store-url", store_url, NULL};
+	const char *skip = getenv("SB_BRIDGE_BENCH_SKIP_MS") ? getenv("SB_BRIDGE_BENCH_SKIP_MS") : "3000";
 	const char *ca[] = {"--run-dir", run_dir, "--stream-url", url, "--secret", "bench", "--calls", ncalls, "--duration-ms",
-			    dur, "--ramp-ms", "2000", "--stamp", "--report", report, "--log-level", "warn", NULL};
+			    dur, "--ramp-ms", "2000", "--stamp", "--latency-skip-ms", skip, "--report", report, "--log-level",
+			    "warn", NULL};
 	sbt_spawn(&rt, sbt_bin("sb-realtime-sim"), ra);
 	sbt_spawn(&br, sbt_bin("sb-media-bridge"), ba);
 	if (sbt_wait_ready(ctl, 10000) < 0) {
@@ -103,18 +130,24 @@ static void run(int calls, int secs)
 	long idle_rss = rss_kb(br.pid);
 	sbt_spawn(&cs, sbt_bin("sb-callsim"), ca);
 	nap(4000); /* ramp (2 s) + settle */
+	sbt_proc pf = {0};
+	perf_start(&pf, br.pid, calls);
 	long c0 = cpu_ms(br.pid);
 	int64_t t0 = sb_mono_ms();
 	nap((secs - 6) * 1000);
 	long c1 = cpu_ms(br.pid), rss = rss_kb(br.pid);
+	if (pf.pid > 0)
+		sbt_stop(&pf, SIGINT, 30000);
 	double minutes = (double)(sb_mono_ms() - t0) / 60000.0;
 	sbt_stop(&cs, 0, secs * 1000 + 30000);
 	sbt_stop(&br, SIGTERM, 10000);
 	sbt_stop(&rt, SIGTERM, 10000);
 	json_t *r = json_load_file(report, 0, NULL);
 	const json_t *up = json_object_get(r, "upMs"), *down = json_object_get(r, "downMs");
-	printf("| %d | %.1f / %.1f | %.1f / %.1f | %lld of %lld | %lld | %.1f | %.1f |\n", calls, sb_json_num(up, "p50", -1),
-	       sb_json_num(up, "p99", -1), sb_json_num(down, "p50", -1), sb_json_num(down, "p99", -1),
+	const json_t *st = json_object_get(r, "steady"), *sup = json_object_get(st, "upMs"), *sdown = json_object_get(st, "downMs");
+	printf("| %d | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %lld of %lld | %lld | %.1f | %.1f |\n", calls,
+	       sb_json_num(up, "p50", -1), sb_json_num(up, "p99", -1), sb_json_num(down, "p50", -1), sb_json_num(down, "p99", -1),
+	       sb_json_num(sup, "p50", -1), sb_json_num(sup, "p99", -1), sb_json_num(sdown, "p50", -1), sb_json_num(sdown, "p99", -1),
 	       (long long)sb_json_int(r, "lost", -1), (long long)sb_json_int(r, "framesSent", -1),
 	       (long long)sb_json_int(r, "rejected", -1), (double)(c1 - c0) / (calls * minutes),
 	       (double)(rss - idle_rss) / calls);
@@ -126,13 +159,20 @@ int main(void)
 {
 	const char *env = getenv("SB_BRIDGE_BENCH_CALLS"), *secs = getenv("SB_BRIDGE_BENCH_SECONDS");
 	char list[256];
-	snprintf(list, sizeof list, "%s", env && *env ? env : "100 500 1000");
+	snprintf(list, sizeof list, "%s", env && *env ? env : "200 400 1000");
 	int s = secs && atoi(secs) >= 10 ? atoi(secs) : 30;
+	sbt_proc store;
+	const char *quiet[] = {"--log-level", "warn", NULL};
+	if (sbt_start_store(&store, store_url, sizeof store_url, quiet) != 0) {
+		fprintf(stderr, "sb-store did not start\n");
+		return 1;
+	}
 	printf("### Media bridge relay (callsim ⇄ bridge ⇄ realtime-sim --echo, %d s per run)\n\n", s);
-	printf("| calls | up p50 / p99 ms | down p50 / p99 ms | frames lost | calls refused | bridge CPU-ms per call-minute | RSS KB per call |\n");
-	printf("|---|---|---|---|---|---|---|\n");
+	printf("| calls | up p50 / p99 ms | down p50 / p99 ms | steady up p50 / p99 | steady down p50 / p99 | frames lost | calls refused | bridge CPU-ms per call-minute | RSS KB per call |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (char *tok = strtok(list, " "); tok; tok = strtok(NULL, " "))
 		run(atoi(tok), s);
 	printf("\n");
+	sbt_stop(&store, SIGTERM, 10000);
 	return 0;
 }

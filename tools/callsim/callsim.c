@@ -19,8 +19,12 @@
  * --report writes a JSON summary. Many calls share one thread and one lws
  * loop (libev), so the tool stays cheaper than the bridge it measures.
  *
- * Not yet: the voice-webhook leg (posting to the gateway and reading the
- * TwiML) and the Twilio REST stand-in (calls create/update).
+ * --webhook-url: each call first POSTs the signed voice webhook (as Twilio
+ * does: callsim_hook.c) and opens the stream its TwiML names, sending the
+ * TwiML's <Parameter>s as start.customParameters (the token included).
+ * --rest-listen: also answer Twilio REST calls create/update
+ * (callsim_rest.c); a create dials back through the webhook leg, an update
+ * ends (or "transfers") the simulated call. See callsim.h for the threads.
  */
 #include <libwebsockets.h>
 #include <math.h>
@@ -40,11 +44,15 @@
 #include "sb_time.h"
 #include "sb_token.h"
 
+#include "callsim.h"
+
 static struct {
 	char *url, *secret, *business, *payer, *bad_token, *report, *wav, *dtmf, *garbage, *call_sid;
-	long  calls, duration_ms, ramp_ms, talk_at_ms, talk_ms, dtmf_at_ms, linger_ms;
+	char *webhook_url, *direction, *rest_listen;
+	long  calls, duration_ms, ramp_ms, talk_at_ms, talk_ms, dtmf_at_ms, linger_ms, talk_count, talk_every_ms, rest_max, lat_skip_ms;
 	bool  stamp;
 } cfg;
+cs_cfg cs;
 
 static const sb_flag flags[] = {
 	{"stream-url", "SB_CALLSIM_STREAM_URL", SB_FLAG_STR, "ws://127.0.0.1:8081/api/twilio/stream", "media stream URL (the bridge)", &cfg.url, 0, 0, false},
@@ -52,19 +60,34 @@ static const sb_flag flags[] = {
 	{"business-id", NULL, SB_FLAG_STR, "biz_sim", "token subject for inbound calls", &cfg.business, 0, 0, false},
 	{"payer-id", NULL, SB_FLAG_STR, NULL, "token subject for outbound (collections) calls", &cfg.payer, 0, 0, false},
 	{"bad-token", NULL, SB_FLAG_STR, NULL, "missing | forged | expired", &cfg.bad_token, 0, 0, false},
-	{"calls", NULL, SB_FLAG_INT, "1", "concurrent calls", &cfg.calls, 1, 100000, false},
+	{"calls", NULL, SB_FLAG_INT, "1", "concurrent calls (0: only answer REST requests, until SIGTERM)", &cfg.calls, 0, 100000, false},
 	{"call-sid", NULL, SB_FLAG_STR, NULL, "callSid of call 0 (e.g. one prepared with session.prepare)", &cfg.call_sid, 0, 0, false},
 	{"duration-ms", NULL, SB_FLAG_INT, "5000", "call length", &cfg.duration_ms, 100, 86400000, false},
 	{"ramp-ms", NULL, SB_FLAG_INT, "0", "spread call starts over this long", &cfg.ramp_ms, 0, 600000, false},
 	{"talk-at-ms", NULL, SB_FLAG_INT, "-1", "start talking this long after first hearing audio (-1 never)", &cfg.talk_at_ms, -1, 86400000, false},
 	{"talk-ms", NULL, SB_FLAG_INT, "800", "how long to talk", &cfg.talk_ms, 20, 600000, false},
+	{"talk-count", NULL, SB_FLAG_INT, "1", "how many times to talk", &cfg.talk_count, 1, 1000, false},
+	{"talk-every-ms", NULL, SB_FLAG_INT, "3000", "from one talk's start to the next", &cfg.talk_every_ms, 20, 600000, false},
 	{"dtmf-at-ms", NULL, SB_FLAG_INT, "-1", "press --dtmf this long into the call (-1 never)", &cfg.dtmf_at_ms, -1, 86400000, false},
 	{"dtmf", NULL, SB_FLAG_STR, "1", "the key to press", &cfg.dtmf, 0, 0, false},
 	{"garbage", NULL, SB_FLAG_STR, NULL, "after start send: binary, json, unknown, huge, or all", &cfg.garbage, 0, 0, false},
 	{"stamp", NULL, SB_FLAG_BOOL, NULL, "stamp frames to measure latency and loss (with sb-realtime-sim --echo)", &cfg.stamp, 0, 0, false},
 	{"linger-ms", NULL, SB_FLAG_INT, "10000", "with --stamp: after the last frame, wait at most this long for the echoes before hanging up; frames still missing then count as lost", &cfg.linger_ms, 0, 600000, false},
+	{"latency-skip-ms", NULL, SB_FLAG_INT, "0", "with --stamp: leave frames sent in each call's first N ms out of the latency histograms (steady state)", &cfg.lat_skip_ms, 0, 600000, false},
 	{"report", NULL, SB_FLAG_STR, NULL, "write a JSON summary here", &cfg.report, 0, 0, false},
 	{"record-wav", NULL, SB_FLAG_STR, NULL, "record what call 0 hears (μ-law WAV)", &cfg.wav, 0, 0, false},
+	{"webhook-url", NULL, SB_FLAG_STR, NULL, "POST the signed voice webhook here first and stream where its TwiML says", &cfg.webhook_url, 0, 0, false},
+	{"direction", NULL, SB_FLAG_STR, "inbound", "the webhook's Direction: inbound or outbound-api", &cfg.direction, 0, 0, false},
+	{"from", NULL, SB_FLAG_STR, "+15005550006", "caller number (webhook From)", &cs.from, 0, 0, false},
+	{"to", NULL, SB_FLAG_STR, "+15005550001", "called number (webhook To)", &cs.to, 0, 0, false},
+	{"account-sid", "TWILIO_ACCOUNT_SID", SB_FLAG_STR, "ACsim00000000000000000000000000000", "the simulated Twilio account", &cs.account_sid, 0, 0, false},
+	{"twilio-auth-token", "TWILIO_AUTH_TOKEN", SB_FLAG_STR, NULL, "signs webhooks; the REST password", &cs.auth_token, 0, 0, true},
+	{"rest-listen", NULL, SB_FLAG_STR, NULL, "answer Twilio REST (Calls create/update) on this loopback host:port", &cfg.rest_listen, 0, 0, false},
+	{"rest-log", NULL, SB_FLAG_STR, NULL, "append one JSON line per REST request here", &cs.rest_log, 0, 0, false},
+	{"rest-fail-status", NULL, SB_FLAG_INT, "0", "answer calls-create with this HTTP status (fault injection; 0 never)", &cs.rest_fail_status, 0, 599, false},
+	{"rest-fail-count", NULL, SB_FLAG_INT, "1000000", "... for this many creates, then succeed", &cs.rest_fail_count, 0, 1000000, false},
+	{"rest-no-dial", NULL, SB_FLAG_BOOL, NULL, "REST create answers 201 but does not dial back", &cs.rest_no_dial, 0, 0, false},
+	{"rest-max-calls", NULL, SB_FLAG_INT, "64", "simulated calls REST creates may dial back", &cfg.rest_max, 0, 10000, false},
 	SB_FLAGS_END,
 };
 
@@ -78,6 +101,13 @@ typedef struct msg {
 typedef struct call {
 	int          idx;
 	struct lws  *wsi;
+	char         host[128], path[256];
+	int          port;
+	bool         ready;        /* the stream URL is known (webhook answered) */
+	int          webhook_status;
+	json_t      *params;       /* customParameters from the TwiML, or NULL: make a token */
+	char         ended_by[16], transfer_to[128];
+	long         heard_at_end_ms;
 	char         call_sid[40], stream_sid[40];
 	msg         *head, *tail;
 	bool         open, done, closed, rejected, started;
@@ -94,10 +124,12 @@ typedef struct call {
 } call;
 
 static call *calls;
+static int nslots, ncap; /* slots in use (--calls first, then REST dial-backs), allocated */
 static struct lws_context *ctx;
 static lws_sorted_usec_list_t sul_tick;
 static int ndone;
 static long lat_up[1001], lat_down[1001]; /* 0.1 ms buckets up to 100 ms */
+static long st_up[1001], st_down[1001];   /* the same, after --latency-skip-ms of each call */
 static unsigned char *wav;
 static size_t wav_len, wav_cap;
 
@@ -124,9 +156,19 @@ static void queue_str(call *c, const char *s)
 	queue(c, s, strlen(s), false);
 }
 
-static void send_start(call *c)
+/* customParameters' members: the TwiML's <Parameter>s, else a token we make (or spoil). */
+static void start_params(call *c, char *param, size_t cap)
 {
-	char tok[SB_TOKEN_MAX] = "", param[SB_TOKEN_MAX + 32] = "", buf[1024];
+	char tok[SB_TOKEN_MAX] = "";
+	param[0] = '\0';
+	if (c->params) {
+		char *s = json_dumps(c->params, JSON_COMPACT);
+		size_t n = s ? strlen(s) : 0;
+		if (n >= 2 && n - 2 < cap)
+			snprintf(param, cap, "%.*s", (int)(n - 2), s + 1);
+		free(s);
+		return;
+	}
 	sb_stream_token t = {.kind = cfg.payer ? SB_TOKEN_PAYER : SB_TOKEN_BUSINESS};
 	snprintf(t.call_sid, sizeof t.call_sid, "%s", c->call_sid);
 	snprintf(t.subject, sizeof t.subject, "%s", cfg.payer ? cfg.payer : cfg.business);
@@ -137,12 +179,18 @@ static void send_start(call *c)
 	const char *secret = strcmp(bad, "forged") == 0 ? "not-the-secret" : (cfg.secret ? cfg.secret : "");
 	sb_token_sign(&t, secret, strlen(secret), tok, sizeof tok);
 	if (strcmp(bad, "missing") != 0)
-		snprintf(param, sizeof param, "\"token\":\"%s\"", tok);
+		snprintf(param, cap, "\"token\":\"%s\"", tok);
+}
+
+static void send_start(call *c)
+{
+	char param[2048], buf[3072];
+	start_params(c, param, sizeof param);
 	queue_str(c, "{\"event\":\"connected\",\"protocol\":\"Call\",\"version\":\"1.0.0\"}");
-	snprintf(buf, sizeof buf, "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{\"accountSid\":\"ACsim\","
+	snprintf(buf, sizeof buf, "{\"event\":\"start\",\"sequenceNumber\":\"1\",\"start\":{\"accountSid\":\"%s\","
 		 "\"streamSid\":\"%s\",\"callSid\":\"%s\",\"tracks\":[\"inbound\"],\"mediaFormat\":{\"encoding\":"
 		 "\"audio/x-mulaw\",\"sampleRate\":8000,\"channels\":1},\"customParameters\":{%s}},\"streamSid\":\"%s\"}",
-		 c->stream_sid, c->call_sid, param, c->stream_sid);
+		 cs.account_sid, c->stream_sid, c->call_sid, param, c->stream_sid);
 	queue_str(c, buf);
 	c->started = true;
 }
@@ -168,12 +216,20 @@ static void send_garbage(call *c)
 	}
 }
 
+/* Is the caller talking now (--talk-count talks, --talk-every-ms apart, from --talk-at-ms after first audio)? */
+static bool is_talking(const call *c, int64_t now)
+{
+	if (cfg.talk_at_ms < 0 || !c->first_audio_ms || now < c->first_audio_ms + cfg.talk_at_ms)
+		return false;
+	int64_t t = now - c->first_audio_ms - cfg.talk_at_ms;
+	return t / cfg.talk_every_ms < cfg.talk_count && t % cfg.talk_every_ms < cfg.talk_ms;
+}
+
 /* One 20 ms frame: silence, a loud tone while talking, or a stamped frame. */
 static void send_frame(call *c, int64_t now)
 {
 	unsigned char f[160];
-	bool talking = cfg.talk_at_ms >= 0 && c->first_audio_ms &&
-		       now >= c->first_audio_ms + cfg.talk_at_ms && now < c->first_audio_ms + cfg.talk_at_ms + cfg.talk_ms;
+	bool talking = is_talking(c, now);
 	for (int i = 0; i < 160; i++)
 		f[i] = talking ? sb_ulaw_encode((int16_t)(12000 * sin(2 * M_PI * 300.0 * (c->seq * 160 + i) / 8000.0))) : 0xFF;
 	if (cfg.stamp) {
@@ -257,8 +313,14 @@ static void on_audio(call *c, const unsigned char *a, size_t n)
 		memcpy(&t1, a + off + 12, 8);
 		memcpy(&seq, a + off + 20, 4);
 		long up = (long)((t1 - t0) / 100), down = (long)((now - t1) / 100);
-		lat_up[up < 0 ? 0 : up > 1000 ? 1000 : up]++;
-		lat_down[down < 0 ? 0 : down > 1000 ? 1000 : down]++;
+		up = up < 0 ? 0 : up > 1000 ? 1000 : up;
+		down = down < 0 ? 0 : down > 1000 ? 1000 : down;
+		lat_up[up]++;
+		lat_down[down]++;
+		if (t0 / 1000 >= c->start_ms + cfg.lat_skip_ms) {
+			st_up[up]++;
+			st_down[down]++;
+		}
 		if (seq != c->next_echo_seq)
 			c->lost += seq > c->next_echo_seq ? seq - c->next_echo_seq : 0;
 		c->next_echo_seq = seq + 1;
@@ -313,21 +375,26 @@ static void finish(call *c)
 		return;
 	c->done = true;
 	c->end_ms = sb_mono_ms();
-	if (++ndone == cfg.calls)
+	if (cfg.rest_listen)
+		rest_call_ended(c->call_sid, c->start_ms ? (long)((c->end_ms - c->start_ms) / 1000) : 0);
+	if (c->idx < cfg.calls && ++ndone == cfg.calls)
 		sb_daemon_stop();
 }
 
+/* Write queued messages (several per WRITEABLE while the socket takes them: the load generator must stay cheap). */
 static int on_writeable(call *c, struct lws *wsi)
 {
-	msg *m = c->head;
-	if (!m)
+	if (!c->head)
 		return c->closed ? -1 : 0;
-	int wf = m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-	if (lws_write(wsi, m->buf + LWS_PRE, m->len, wf) < (int)m->len)
-		return -1;
-	if (!(c->head = m->next))
-		c->tail = NULL;
-	free(m);
+	for (int i = 0; i < 16 && c->head && !lws_partial_buffered(wsi); i++) {
+		msg *m = c->head;
+		int wf = m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+		if (lws_write(wsi, m->buf + LWS_PRE, m->len, wf) < (int)m->len)
+			return -1;
+		if (!(c->head = m->next))
+			c->tail = NULL;
+		free(m);
+	}
 	if (c->head || c->closed)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -390,18 +457,16 @@ static const struct lws_protocols protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static struct { char host[128], path[256]; int port; } U;
-
 static void dial(call *c)
 {
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
 	ci.context = ctx;
-	ci.address = U.host;
-	ci.port = U.port;
-	ci.path = U.path;
-	ci.host = U.host;
-	ci.origin = U.host;
+	ci.address = c->host;
+	ci.port = c->port;
+	ci.path = c->path;
+	ci.host = c->host;
+	ci.origin = c->host;
 	ci.local_protocol_name = "twilio-sim";
 	ci.opaque_user_data = c;
 	ci.pwsi = &c->wsi;
@@ -412,6 +477,41 @@ static void dial(call *c)
 	}
 }
 
+/* Send stop and close (we hang up). */
+static void hang_up(call *c)
+{
+	char buf[200];
+	snprintf(buf, sizeof buf, "{\"event\":\"stop\",\"sequenceNumber\":\"0\",\"streamSid\":\"%s\","
+		 "\"stop\":{\"accountSid\":\"%s\",\"callSid\":\"%s\"}}", c->stream_sid, cs.account_sid, c->call_sid);
+	queue_str(c, buf);
+	c->closed = true;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* One open call's due work: frames, playback, DTMF, hanging up. */
+static void call_tick(call *c, int64_t now)
+{
+	bool talking = now < c->start_ms + cfg.duration_ms;
+	while (talking && now >= c->next_frame_ms) {
+		send_frame(c, now);
+		play_frame(c);
+		c->next_frame_ms += 20;
+	}
+	if (cfg.dtmf_at_ms >= 0 && !c->dtmf_sent && now >= c->start_ms + cfg.dtmf_at_ms) {
+		char buf[200];
+		snprintf(buf, sizeof buf, "{\"event\":\"dtmf\",\"streamSid\":\"%s\",\"sequenceNumber\":\"0\","
+			 "\"dtmf\":{\"track\":\"inbound_track\",\"digit\":\"%s\"}}", c->stream_sid, cfg.dtmf);
+		queue_str(c, buf);
+		c->dtmf_sent = 1;
+	}
+	bool drained = !cfg.stamp || c->frames_echoed + c->lost >= c->frames_sent;
+	if (!talking && (drained || now >= c->start_ms + cfg.duration_ms + cfg.linger_ms)) {
+		if (!drained) /* never came back: lost, not merely late */
+			c->lost += c->frames_sent - c->frames_echoed - c->lost;
+		hang_up(c);
+	}
+}
+
 /* Every 2 ms: dial due calls, send due frames, play, DTMF, hang up. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
@@ -419,41 +519,123 @@ static void tick(lws_sorted_usec_list_t *sul)
 	int64_t now = sb_mono_ms();
 	if (!t0)
 		t0 = now;
-	for (int i = 0; i < cfg.calls; i++) {
+	for (int i = 0; i < nslots; i++) {
 		call *c = &calls[i];
-		if (!c->wsi && !c->done && !c->open && now >= t0 + (cfg.calls > 1 ? cfg.ramp_ms * i / (cfg.calls - 1) : 0)) {
-			if (!c->start_ms)
+		int64_t due = t0 + (i < cfg.calls && cfg.calls > 1 ? cfg.ramp_ms * i / (cfg.calls - 1) : 0);
+		if (!c->wsi && !c->done && !c->open) {
+			if (c->ready && !c->start_ms && now >= due)
 				dial(c);
 			continue;
 		}
-		if (!c->open || c->closed || !c->wsi)
-			continue;
-		bool talking = now < c->start_ms + cfg.duration_ms;
-		while (talking && now >= c->next_frame_ms) {
-			send_frame(c, now);
-			play_frame(c);
-			c->next_frame_ms += 20;
-		}
-		if (cfg.dtmf_at_ms >= 0 && !c->dtmf_sent && now >= c->start_ms + cfg.dtmf_at_ms) {
-			char buf[200];
-			snprintf(buf, sizeof buf, "{\"event\":\"dtmf\",\"streamSid\":\"%s\",\"sequenceNumber\":\"0\","
-				 "\"dtmf\":{\"track\":\"inbound_track\",\"digit\":\"%s\"}}", c->stream_sid, cfg.dtmf);
-			queue_str(c, buf);
-			c->dtmf_sent = 1;
-		}
-		bool drained = !cfg.stamp || c->frames_echoed + c->lost >= c->frames_sent;
-		if (!talking && (drained || now >= c->start_ms + cfg.duration_ms + cfg.linger_ms)) {
-			char buf[200];
-			if (!drained) /* never came back: lost, not merely late */
-				c->lost += c->frames_sent - c->frames_echoed - c->lost;
-			snprintf(buf, sizeof buf, "{\"event\":\"stop\",\"sequenceNumber\":\"0\",\"streamSid\":\"%s\","
-				 "\"stop\":{\"accountSid\":\"ACsim\",\"callSid\":\"%s\"}}", c->stream_sid, c->call_sid);
-			queue_str(c, buf);
-			c->closed = true;
-			lws_callback_on_writable(c->wsi);
-		}
+		if (c->open && !c->closed && c->wsi)
+			call_tick(c, now);
 	}
 	lws_sul_schedule(ctx, 0, &sul_tick, tick, 2 * LWS_US_PER_MS);
+}
+
+/* ---- the inbox: webhook answers and REST updates ------------------------------------------------ */
+
+static pthread_mutex_t inbox_mu = PTHREAD_MUTEX_INITIALIZER;
+static cs_msg *inbox_head, *inbox_tail;
+
+void cs_post(cs_msg *m)
+{
+	pthread_mutex_lock(&inbox_mu);
+	if (inbox_tail)
+		inbox_tail->next = m;
+	else
+		inbox_head = m;
+	inbox_tail = m;
+	pthread_mutex_unlock(&inbox_mu);
+	if (ctx)
+		lws_cancel_service(ctx);
+}
+
+/* Split a ws:// URL into the call's host, port and path. 0 or -1. */
+static int set_url(call *c, const char *u)
+{
+	if (strncmp(u, "ws://", 5) != 0)
+		return -1;
+	u += 5;
+	size_t hl = strcspn(u, ":/");
+	if (hl == 0 || hl >= sizeof c->host)
+		return -1;
+	memcpy(c->host, u, hl);
+	c->host[hl] = '\0';
+	c->port = u[hl] == ':' ? atoi(u + hl + 1) : 80;
+	const char *p = strchr(u, '/');
+	snprintf(c->path, sizeof c->path, "%s", p ? p : "/");
+	return 0;
+}
+
+static void new_sid(char *out, size_t cap, const char *prefix)
+{
+	unsigned char r[16];
+	char hex[33];
+	sb_random_bytes(r, sizeof r);
+	sb_hex(r, 16, hex);
+	snprintf(out, cap, "%s%s", prefix, hex);
+}
+
+/* A webhook answered: point the call at its stream, or give the call up. */
+static void on_open(cs_msg *m)
+{
+	call *c = m->idx >= 0 ? &calls[m->idx] : nslots < ncap ? &calls[nslots] : NULL;
+	if (!c) {
+		sb_warn("callsim.too_many_calls", "call=%s max=%ld", m->call_sid, cfg.rest_max);
+		return;
+	}
+	if (m->idx < 0) {
+		c->idx = nslots++;
+		snprintf(c->call_sid, sizeof c->call_sid, "%s", m->call_sid);
+		new_sid(c->stream_sid, sizeof c->stream_sid, "MZ");
+	}
+	c->webhook_status = m->status;
+	c->params = m->params;
+	m->params = NULL;
+	if (m->url[0] && set_url(c, m->url) == 0) {
+		c->ready = true;
+		return;
+	}
+	sb_warn("callsim.no_stream", "call=%s status=%d url=\"%s\"", c->call_sid, m->status, m->url);
+	c->rejected = true;
+	finish(c);
+}
+
+/* REST update: end the call (Status=completed) or "transfer" it (<Dial>). */
+static void on_end(cs_msg *m)
+{
+	for (int i = 0; i < nslots; i++) {
+		call *c = &calls[i];
+		if (strcmp(c->call_sid, m->call_sid) != 0 || c->closed)
+			continue;
+		snprintf(c->ended_by, sizeof c->ended_by, "%s", m->arg[0] ? "rest-transfer" : "rest-completed");
+		snprintf(c->transfer_to, sizeof c->transfer_to, "%s", m->arg);
+		c->heard_at_end_ms = (long)(c->heard_bytes / 8);
+		if (c->wsi && c->open)
+			hang_up(c);
+		else if (!c->done)
+			finish(c);
+	}
+}
+
+/* Apply (apply=false: only free) what the other threads posted. */
+static void drain_inbox(bool apply)
+{
+	pthread_mutex_lock(&inbox_mu);
+	cs_msg *m = inbox_head;
+	inbox_head = inbox_tail = NULL;
+	pthread_mutex_unlock(&inbox_mu);
+	for (cs_msg *n; m; m = n) {
+		n = m->next;
+		if (apply && m->kind == CS_OPEN)
+			on_open(m);
+		else if (apply)
+			on_end(m);
+		json_decref(m->params);
+		free(m->twiml);
+		free(m);
+	}
 }
 
 /* ---- report ------------------------------------------------------------------------------------------ */
@@ -483,24 +665,51 @@ static void write_wav(void)
 	fclose(f);
 }
 
+/* One call's line in the report. */
+static json_t *report_item(const call *c)
+{
+	json_t *it = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "callSid", c->call_sid,
+		"streamSid", c->stream_sid, "rejected", c->rejected, "framesSent", (json_int_t)c->frames_sent,
+		"heardBytes", (json_int_t)c->heard_bytes, "marksEchoed", (json_int_t)c->marks_echoed,
+		"clears", (json_int_t)c->clears, "playedAtClearMs", (json_int_t)(c->played_at_clear / 8),
+		"badStreamSid", (json_int_t)c->bad_sid, "framesEchoed", (json_int_t)c->frames_echoed, "lost", (json_int_t)c->lost);
+	if (c->webhook_status || c->params)
+		json_object_set_new(it, "webhookStatus", json_integer(c->webhook_status));
+	if (c->params)
+		json_object_set(it, "customParameters", c->params);
+	if (c->host[0]) {
+		char url[420];
+		snprintf(url, sizeof url, "ws://%s:%d%s", c->host, c->port, c->path);
+		json_object_set_new(it, "streamUrl", json_string(url));
+	}
+	if (c->ended_by[0])
+		json_object_set_new(it, "endedBy", json_string(c->ended_by));
+	if (c->transfer_to[0])
+		json_object_set_new(it, "transferTo", json_string(c->transfer_to));
+	if (c->ended_by[0])
+		json_object_set_new(it, "heardAtEndMs", json_integer(c->heard_at_end_ms));
+	return it;
+}
+
 static void write_report(void)
 {
 	json_t *items = json_array();
 	long sent = 0, echoed = 0, lost = 0, bad = 0, rejected = 0;
-	for (int i = 0; i < cfg.calls; i++) {
+	for (int i = 0; i < nslots; i++) {
 		call *c = &calls[i];
 		sent += c->frames_sent, echoed += c->frames_echoed, lost += c->lost, bad += c->bad_sid, rejected += c->rejected;
-		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "callSid", c->call_sid,
-			"streamSid", c->stream_sid, "rejected", c->rejected, "framesSent", (json_int_t)c->frames_sent,
-			"heardBytes", (json_int_t)c->heard_bytes, "marksEchoed", (json_int_t)c->marks_echoed,
-			"clears", (json_int_t)c->clears, "playedAtClearMs", (json_int_t)(c->played_at_clear / 8),
-			"badStreamSid", (json_int_t)c->bad_sid, "framesEchoed", (json_int_t)c->frames_echoed, "lost", (json_int_t)c->lost));
+		json_array_append_new(items, report_item(c));
 	}
-	json_t *r = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:{s:f,s:f},s:{s:f,s:f},s:o}", "calls", (int)cfg.calls,
+	json_t *r = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:{s:f,s:f},s:{s:f,s:f},s:o}", "calls", nslots,
 		"framesSent", (json_int_t)sent, "framesEchoed", (json_int_t)echoed, "lost", (json_int_t)lost,
 		"badStreamSid", (json_int_t)bad, "rejected", (json_int_t)rejected,
 		"upMs", "p50", pct(lat_up, 0.5), "p99", pct(lat_up, 0.99), "downMs", "p50", pct(lat_down, 0.5), "p99", pct(lat_down, 0.99),
 		"items", items);
+	if (cfg.rest_listen)
+		json_object_set_new(r, "restRequests", rest_requests());
+	if (cfg.stamp && cfg.lat_skip_ms)
+		json_object_set_new(r, "steady", json_pack("{s:I,s:{s:f,s:f},s:{s:f,s:f}}", "skipMs", (json_int_t)cfg.lat_skip_ms,
+			"upMs", "p50", pct(st_up, 0.5), "p99", pct(st_up, 0.99), "downMs", "p50", pct(st_down, 0.5), "p99", pct(st_down, 0.99)));
 	if (json_dump_file(r, cfg.report, JSON_INDENT(1)) < 0)
 		sb_warn("callsim.report_failed", "path=%s", cfg.report);
 	json_decref(r);
@@ -519,6 +728,8 @@ static void destroy_cb(lws_sorted_usec_list_t *s)
 
 static int cancel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && !stopping)
+		drain_inbox(true);
 	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && stopping) {
 		lws_sul_cancel(&sul_tick);
 		lws_sul_schedule(ctx, 0, &sul_stop, destroy_cb, 1);
@@ -542,43 +753,30 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int parse_url(void)
+/* Fill the --calls slots: sids, and the stream URL unless a webhook will name it. */
+static int init_calls(void)
 {
-	const char *u = cfg.url;
-	if (strncmp(u, "ws://", 5) != 0)
-		return -1;
-	u += 5;
-	size_t hl = strcspn(u, ":/");
-	if (hl == 0 || hl >= sizeof U.host)
-		return -1;
-	memcpy(U.host, u, hl);
-	U.host[hl] = '\0';
-	U.port = u[hl] == ':' ? atoi(u + hl + 1) : 80;
-	const char *p = strchr(u, '/');
-	snprintf(U.path, sizeof U.path, "%s", p ? p : "/");
+	ncap = (int)(cfg.calls + (cfg.rest_listen ? cfg.rest_max : 0));
+	calls = calloc((size_t)(ncap ? ncap : 1), sizeof *calls);
+	nslots = (int)cfg.calls;
+	for (int i = 0; i < cfg.calls; i++) {
+		call *c = &calls[i];
+		c->idx = i;
+		new_sid(c->call_sid, sizeof c->call_sid, "CA");
+		if (i == 0 && cfg.call_sid)
+			snprintf(c->call_sid, sizeof c->call_sid, "%s", cfg.call_sid);
+		new_sid(c->stream_sid, sizeof c->stream_sid, "MZ");
+		if (!cfg.webhook_url && set_url(c, cfg.url) < 0) {
+			sb_error_log("callsim.bad_url", "url=%s hint=\"ws://host:port/path\"", cfg.url);
+			return -1;
+		}
+		c->ready = !cfg.webhook_url;
+	}
 	return 0;
 }
 
-static int sim_init(void *arg)
+static int start_lws(void)
 {
-	if (parse_url() < 0) {
-		sb_error_log("callsim.bad_url", "url=%s hint=\"ws://host:port/path\"", cfg.url);
-		return -1;
-	}
-	calls = calloc((size_t)cfg.calls, sizeof *calls);
-	for (int i = 0; i < cfg.calls; i++) {
-		calls[i].idx = i;
-		unsigned char r[16];
-		char hex[33];
-		sb_random_bytes(r, sizeof r);
-		sb_hex(r, 16, hex);
-		snprintf(calls[i].call_sid, sizeof calls[i].call_sid, "CA%s", hex);
-		if (i == 0 && cfg.call_sid)
-			snprintf(calls[i].call_sid, sizeof calls[i].call_sid, "%s", cfg.call_sid);
-		sb_random_bytes(r, sizeof r);
-		sb_hex(r, 16, hex);
-		snprintf(calls[i].stream_sid, sizeof calls[i].stream_sid, "MZ%s", hex);
-	}
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
@@ -593,28 +791,58 @@ static int sim_init(void *arg)
 	return 0;
 }
 
+static int sim_init(void *arg)
+{
+	if (init_calls() < 0 || start_lws() < 0)
+		return -1;
+	if ((cfg.webhook_url || cfg.rest_listen) && hook_start() < 0)
+		return -1;
+	if (cfg.rest_listen && rest_start(cfg.rest_listen) < 0) {
+		sb_error_log("callsim.rest_failed", "listen=%s", cfg.rest_listen);
+		return -1;
+	}
+	for (int i = 0; i < cfg.calls; i++) {
+		if (cfg.rest_listen)
+			rest_register(calls[i].call_sid, cs.from, cs.to);
+		if (cfg.webhook_url)
+			hook_voice(i, calls[i].call_sid, cfg.webhook_url, cs.from, cs.to, cfg.direction);
+	}
+	return 0;
+}
+
+static void free_call(call *c)
+{
+	for (msg *m = c->head, *n; m; m = n) {
+		n = m->next;
+		free(m);
+	}
+	free(c->play);
+	free(c->rx);
+	json_decref(c->params);
+}
+
 static void sim_fini(void *arg)
 {
+	rest_stop();
+	hook_stop();
 	if (ctx) {
 		stopping = 1;
 		lws_cancel_service(ctx);
 		pthread_join(loop_thread, NULL);
 	}
+	ctx = NULL;
+	drain_inbox(false); /* anything posted after the loop stopped: freed, not applied */
 	if (cfg.report)
 		write_report();
 	if (cfg.wav)
 		write_wav();
 	long rejected = 0;
-	for (int i = 0; i < cfg.calls; i++) {
+	for (int i = 0; i < nslots; i++) {
 		rejected += calls[i].rejected;
-		for (msg *m = calls[i].head, *n; m; m = n) {
-			n = m->next;
-			free(m);
-		}
-		free(calls[i].play);
-		free(calls[i].rx);
+		free_call(&calls[i]);
 	}
-	sb_info("callsim.summary", "calls=%ld rejected=%ld", cfg.calls, rejected);
+	sb_info("callsim.summary", "calls=%d rejected=%ld", nslots, rejected);
+	rest_free();
 	free(calls);
 	free(wav);
 }
@@ -628,7 +856,7 @@ int main(int argc, char **argv)
 	}
 	static const sb_daemon d = {
 		.name = "sb-callsim",
-		.summary = "Twilio Media Streams simulator: places calls on the bridge, plays and hears audio",
+		.summary = "Twilio simulator: media streams (plays and hears audio), signed voice webhooks, REST Calls create/update",
 		.flags = flags,
 		.init = sim_init,
 		.fini = sim_fini,

@@ -22,9 +22,16 @@
  *    query_knowledge_base with the transcript (--no-kb: speaks instead);
  *  - --echo: no VAD; every appended frame comes straight back as an audio
  *    delta (load tests and the benchmark);
+ *  - --turn-tools "name:{args};name:{args};…": caller turn k (from 1) of
+ *    each connection gets entry k instead: a response that speaks
+ *    --tool-speech-ms of audio ("Okay, <name>.") and then calls that function
+ *    with those arguments. An entry marked "!name:…" holds its response.done
+ *    for --tool-done-delay-ms (the caller may barge in meanwhile and so
+ *    cancel it). An entry "-" keeps the default behaviour for that turn;
  *  - --drop-after-ms: drop the first connection that long after
  *    session.updated; --expire-after-ms: send session_expired and close 1001.
- * --record FILE gets one JSON line per notable client event (not appends).
+ * --record FILE gets one JSON line per notable client event (not appends),
+ * and one ("turn") per caller turn the simulator has answered.
  */
 #include <libwebsockets.h>
 #include <math.h>
@@ -44,8 +51,8 @@
 #include "sb_time.h"
 
 static struct {
-	char *listen, *api_key, *record, *transcript;
-	long  greeting_ms, drop_after_ms, expire_after_ms, answer_max_ms, energy;
+	char *listen, *api_key, *record, *transcript, *turn_tools;
+	long  greeting_ms, drop_after_ms, expire_after_ms, answer_max_ms, energy, tool_speech_ms, tool_done_delay_ms;
 	bool  echo, no_kb;
 } cfg;
 
@@ -60,6 +67,9 @@ static const sb_flag flags[] = {
 	{"drop-after-ms", NULL, SB_FLAG_INT, "0", "drop the first connection this long after session.updated (0 = never)", &cfg.drop_after_ms, 0, 86400000, false},
 	{"expire-after-ms", NULL, SB_FLAG_INT, "0", "expire the first session this long after session.updated (0 = never)", &cfg.expire_after_ms, 0, 86400000, false},
 	{"echo", NULL, SB_FLAG_BOOL, NULL, "echo caller audio back as assistant audio (load tests)", &cfg.echo, 0, 0, false},
+	{"turn-tools", NULL, SB_FLAG_STR, NULL, "scripted function calls for caller turns 1, 2, …: \"name:{json args};…\" (\"-\": default turn)", &cfg.turn_tools, 0, 0, false},
+	{"tool-speech-ms", NULL, SB_FLAG_INT, "1000", "audio spoken before a scripted function call", &cfg.tool_speech_ms, 0, 60000, false},
+	{"tool-done-delay-ms", NULL, SB_FLAG_INT, "3000", "hold a \"!\" scripted call's response.done this long", &cfg.tool_done_delay_ms, 0, 60000, false},
 	{"no-kb", NULL, SB_FLAG_BOOL, NULL, "answer without calling query_knowledge_base", &cfg.no_kb, 0, 0, false},
 	SB_FLAGS_END,
 };
@@ -91,6 +101,8 @@ typedef struct conn {
 	lws_sorted_usec_list_t sul;
 	int         pending_tool;     /* a function call awaits its output */
 	char        tool_output[512];
+	int         turns;            /* caller turns so far */
+	char        done_resp[32];    /* the response whose delayed done is due */
 } conn;
 
 static struct lws_context *ctx;
@@ -184,10 +196,9 @@ static void end_response(conn *c, const char *status)
 			       "status", status, "usage", "input_tokens", 100, "output_tokens", 50));
 }
 
-/* Speak ms of a 440 Hz tone with transcript text, in 100 ms deltas, all at once (faster than real time). */
-static void speak(conn *c, long ms, const char *text)
+/* Into the active response's item: ms of a 440 Hz tone with transcript text, in 100 ms deltas, at once. */
+static void say(conn *c, long ms, const char *text)
 {
-	begin_response(c);
 	size_t n = (size_t)ms * 8;
 	unsigned char *a = malloc(n);
 	for (size_t i = 0; i < n; i++)
@@ -199,7 +210,67 @@ static void speak(conn *c, long ms, const char *text)
 			       "item_id", c->resp_item, "content_index", 0));
 	send_json(c, json_pack("{s:s,s:s,s:s,s:i,s:s}", "type", "response.output_audio_transcript.done", "response_id",
 			       c->resp_id, "item_id", c->resp_item, "content_index", 0, "transcript", text));
+}
+
+/* A whole response speaking ms of audio with transcript text. */
+static void speak(conn *c, long ms, const char *text)
+{
+	begin_response(c);
+	say(c, ms, text);
 	end_response(c, "completed");
+}
+
+/* The delayed response.done of a scripted function call. */
+static void tool_done_cb(lws_sorted_usec_list_t *sul)
+{
+	conn *c = lws_container_of(sul, conn, sul);
+	if (c->resp_active && strcmp(c->resp_id, c->done_resp) == 0)
+		end_response(c, "completed");
+}
+
+/* Entry k (1-based) of --turn-tools into name and args; 1 if there is one (not "-"), 2 if held ("!"). */
+static int turn_tool(int k, char *name, size_t ncap, char *args, size_t acap)
+{
+	const char *p = cfg.turn_tools;
+	for (int i = 1; p && i < k; i++)
+		if ((p = strchr(p, ';')))
+			p++;
+	if (!p || !*p || *p == '-')
+		return 0;
+	int held = *p == '!';
+	p += held;
+	size_t len = strcspn(p, ";"), nl = strcspn(p, ":");
+	if (nl >= len || nl >= ncap || len - nl - 1 >= acap)
+		return 0;
+	snprintf(name, ncap, "%.*s", (int)nl, p);
+	snprintf(args, acap, "%.*s", (int)(len - nl - 1), p + nl + 1);
+	return 1 + held;
+}
+
+/* Turn k is scripted: speak, call the function, complete (maybe later). */
+static bool scripted_turn(conn *c, int k)
+{
+	char name[64], args[512], call_id[32], text[96], item[32];
+	int kind = turn_tool(k, name, sizeof name, args, sizeof args);
+	if (!kind)
+		return false;
+	begin_response(c);
+	snprintf(text, sizeof text, "Okay, %s.", name);
+	if (cfg.tool_speech_ms)
+		say(c, cfg.tool_speech_ms, text);
+	new_id(c, "call", call_id);
+	new_id(c, "item", item);
+	send_json(c, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "response.function_call_arguments.done", "response_id",
+			       c->resp_id, "item_id", item, "call_id", call_id, "name", name, "arguments", args));
+	c->pending_tool = 1;
+	record(c, "function_call", "{\"name\":\"%s\",\"call_id\":\"%s\"}", name, call_id);
+	if (kind == 1 || !cfg.tool_done_delay_ms) {
+		end_response(c, "completed");
+		return true;
+	}
+	snprintf(c->done_resp, sizeof c->done_resp, "%s", c->resp_id);
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul, tool_done_cb, cfg.tool_done_delay_ms * LWS_US_PER_MS);
+	return true;
 }
 
 /* The caller's turn ended: transcribe, then look it up (or answer). */
@@ -211,6 +282,9 @@ static void caller_turn(conn *c)
 	send_json(c, json_pack("{s:s,s:s}", "type", "input_audio_buffer.committed", "item_id", item));
 	send_json(c, json_pack("{s:s,s:s,s:i,s:s}", "type", "conversation.item.input_audio_transcription.completed",
 			       "item_id", item, "content_index", 0, "transcript", text));
+	record(c, "turn", "{\"n\":%d}", ++c->turns);
+	if (scripted_turn(c, c->turns))
+		return;
 	if (cfg.no_kb) {
 		speak(c, 1000, "Here is my answer.");
 		return;
@@ -454,6 +528,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		on_timer(c);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
+		lws_sul_cancel(&c->sul);
 		record(c, "closed", "null");
 		for (out_msg *m = c->head, *n; m; m = n) {
 			n = m->next;
