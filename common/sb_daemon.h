@@ -11,6 +11,7 @@
  *    --log-level, --log-file, -v;
  *  - "{run}" in a default is replaced by the run directory, so defaults such
  *    as ipc://{run}/store.sock follow --run-dir;
+ *  - the open-files soft limit raised to the hard limit (many sockets);
  *  - signals: SIGTERM/SIGINT → drain hook, then fini hook, exit 0;
  *    SIGHUP → log reopen. All threads the daemon starts inherit a blocked
  *    signal mask; only the main thread waits for signals.

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -539,11 +538,6 @@ static void bridge_fini(void *ctx)
 
 int main(int argc, char **argv)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max; /* two sockets per call */
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 	static const sb_daemon d = {
 		.name = "sb-media-bridge",
 		.summary = "relays Twilio media streams to a Realtime speech-to-speech model, with barge-in, tools and transcripts",

@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "sb_base64.h"
 #include "sb_daemon.h"
@@ -619,11 +618,6 @@ static void sim_fini(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 	static const sb_daemon d = {
 		.name = "sb-realtime-sim",
 		.summary = "scripted OpenAI Realtime GA stand-in that validates its client",
