@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sb_events.h"
+#include "sb_fs.h"
 #include "sb_json.h"
 #include "sb_log.h"
 #include "sb_metrics.h"
@@ -25,6 +26,7 @@ struct sb_sub {
 sb_pub *sb_pub_open(const char *url, sb_error *err)
 {
 	sb_pub *p = calloc(1, sizeof *p);
+	sb_ipc_mkdir(url);
 	int rv = nng_pub0_open(&p->sock);
 	if (rv == 0)
 		rv = nng_listen(p->sock, url, NULL, 0);

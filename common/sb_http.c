@@ -401,13 +401,7 @@ long long sb_http_backoff_ms(const sb_http_retry *pp, int retry, const sb_http_r
 static int wait_ms(sb_http *h, long long ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = sb_timespec_in(CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&h->mu);
 	while (!atomic_load(&h->canceled) && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0)
 		;

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "sb_daemon.h"
+#include "sb_fs.h"
 #include "sb_json.h"
 #include "sb_log.h"
 #include "sb_metrics.h"
@@ -371,6 +372,7 @@ static int nng_fail(sb_error *err, const char *what, const char *url, int rv)
 static int listen_on(sb_rpc_server *s, sb_error *err)
 {
 	int rv;
+	sb_ipc_mkdir(s->cfg.url); /* an ipc:// socket's folder (the run directory) may not exist yet */
 	if ((rv = nng_listener_create(&s->listener, s->sock, s->cfg.url)) != 0 ||
 	    (rv = nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX)) != 0 ||
 	    (rv = nng_listener_start(s->listener, 0)) != 0)
@@ -382,13 +384,7 @@ static int listen_on(sb_rpc_server *s, sb_error *err)
 static bool watchdog_sleep(sb_rpc_server *s, int ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = sb_timespec_in(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&s->mu);
 	while (!atomic_load(&s->stopping) && pthread_cond_timedwait(&s->wdcv, &s->mu, &until) == 0)
 		;

@@ -319,3 +319,16 @@ int sb_local_minutes(int64_t ms, const char *tz, int *minutes_of_day)
     *minutes_of_day = tm.tm_hour * 60 + tm.tm_min;
     return 0;
 }
+
+struct timespec sb_timespec_in(clockid_t clk, long long ms)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}

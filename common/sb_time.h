@@ -11,6 +11,7 @@
 #define SB_TIME_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define SB_ISO_LEN 32 /* buffer for sb_time_iso(), NUL included */
 
@@ -38,5 +39,8 @@ int sb_time_parse_iso(const char *s, int64_t *ms);
  * e.g. "America/New_York"; 0 ok, -1 if tz is unknown or unsafe.
  * Thread-safe: see the note in sb_time.c about the TZ lock. */
 int sb_local_minutes(int64_t ms, const char *tz, int *minutes_of_day);
+
+/* clk's time ms milliseconds from now, normalised: a deadline for pthread_cond_timedwait(). */
+struct timespec sb_timespec_in(clockid_t clk, long long ms);
 
 #endif /* SB_TIME_H */

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "gateway.h"
 #include "sb_daemon.h"
@@ -115,21 +114,6 @@ static int gateway_check(void *ctx)
 
 /* ---- start and stop ------------------------------------------------------------------- */
 
-/* Create the folder of an ipc:// URL (the run directory) so the PUB socket can listen there. */
-static void ipc_dir(const char *url)
-{
-	if (strncmp(url, "ipc://", 6) != 0)
-		return;
-	char path[1024];
-	snprintf(path, sizeof path, "%s", url + 6);
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0750);
-			*p = '/';
-		}
-}
-
 static sb_client *client(const char *url, long timeout_ms, sb_error *err)
 {
 	sb_client_opts o = {.timeout_ms = (int)timeout_ms};
@@ -189,7 +173,6 @@ static int gateway_init(void *ctx)
 	gw_metrics_init();
 	gw_auth_init();
 	gw_twilio_init();
-	ipc_dir(gw_cfg.events);
 	if (!(gw.pub = sb_pub_open(gw_cfg.events, &err)) || open_clients(&err) < 0) {
 		sb_error_log("gateway.init_failed", "code=%s msg=\"%s\"", sb_code_name(err.code), err.message);
 		return -1;

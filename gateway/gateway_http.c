@@ -430,13 +430,7 @@ int gw_http_start(void)
 static bool wait_idle(int ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = sb_timespec_in(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&H.mu);
 	while (atomic_load(&H.inflight) > 0)
 		if (pthread_cond_timedwait(&H.idle, &H.mu, &until) != 0)

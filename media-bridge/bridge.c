@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -439,20 +438,6 @@ static int bridge_check(void *ctx)
 	return 0;
 }
 
-static void ipc_dir(const char *url)
-{
-	if (strncmp(url, "ipc://", 6) != 0)
-		return;
-	char buf[1024];
-	snprintf(buf, sizeof buf, "%s", url + 6);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(buf, 0750);
-			*p = '/';
-		}
-}
-
 static int open_clients(sb_error *err)
 {
 	sb_client_opts so = {.timeout_ms = 3000, .resend_ms = 1000};
@@ -471,8 +456,6 @@ static int bridge_init(void *ctx)
 	handlers[SB_BRIDGE_SESSION_PREPARE] = op_prepare;
 	handlers[SB_BRIDGE_SESSION_LIST] = op_list;
 	register_metrics();
-	ipc_dir(g_cfg.control);
-	ipc_dir(g_cfg.events);
 	if (open_clients(&err) < 0 || !(L.pub = sb_pub_open(g_cfg.events, &err)))
 		goto fail;
 	store_start();

@@ -26,6 +26,7 @@
 
 #include "rag.h"
 #include "sb_daemon.h"
+#include "sb_fs.h"
 #include "sb_http.h"
 #include "sb_log.h"
 #include "sb_schema_gen.h"
@@ -121,34 +122,6 @@ static int rag_check(void *ctx)
 
 /* ---- wiring ----------------------------------------------------------------------------- */
 
-static int mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return (mkdir(buf, 0750) < 0 && errno != EEXIST) ? -1 : 0;
-}
-
-/* Create the folder of an ipc:// URL. */
-static void ipc_dir(const char *url)
-{
-	if (strncmp(url, "ipc://", 6) != 0)
-		return;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", url + 6);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdirs(dir);
-	}
-}
-
 static void metrics_init(rag_metrics *m, const char *emb)
 {
 	char l[64];
@@ -223,9 +196,7 @@ static int rag_init(void *ctx)
 	R.chunk_overlap = (int)cfg.chunk_overlap;
 	R.default_topk = (int)cfg.top_k;
 	metrics_init(&R.m, cfg.embedder);
-	ipc_dir(cfg.listen);
-	ipc_dir(cfg.events);
-	if (mkdirs(cfg.data_dir) < 0) {
+	if (sb_mkdirs(cfg.data_dir) < 0) {
 		sb_error_log("rag.data_dir", "dir=%s err=\"%s\"", cfg.data_dir, strerror(errno));
 		return -1;
 	}

@@ -470,16 +470,8 @@ static void *timer_main(void *arg)
 			pthread_cond_wait(&q->timer, &q->mu);
 			continue;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
 		int64_t ms = next - sb_mono_ms();
-		ms = ms < 1 ? 1 : ms;
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = sb_timespec_in(CLOCK_MONOTONIC, ms < 1 ? 1 : ms);
 		pthread_cond_timedwait(&q->timer, &q->mu, &ts);
 	}
 	pthread_mutex_unlock(&q->mu);

@@ -183,13 +183,7 @@ static int reconcile_all(rag_ctx *r, sb_error *err)
 static void pause_ms(rag_ctx *r, int ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = sb_timespec_in(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&recon.mu);
 	if (!atomic_load(&r->stopping))
 		pthread_cond_timedwait(&recon.cv, &recon.mu, &ts);

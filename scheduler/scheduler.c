@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "sb_daemon.h"
 #include "sb_http.h"
@@ -203,22 +202,6 @@ static mail_transport *open_transport(sb_error *err)
 	return mail_smtp_new(&o, err);
 }
 
-/* Create the folder of an ipc:// URL so we can listen there. */
-static void ipc_dir(const char *url)
-{
-	if (strncmp(url, "ipc://", 6) != 0)
-		return;
-	char buf[1024];
-	snprintf(buf, sizeof buf, "%s", url + 6);
-	char *slash = strrchr(buf, '/');
-	for (char *p = buf + 1; slash && p <= slash; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(buf, 0750);
-			*p = '/';
-		}
-}
-
 static int open_outside(sb_error *err)
 {
 	sched_twilio_opts to = {.api_url = cfg.tw_api, .account_sid = cfg.tw_sid, .auth_token = cfg.tw_token,
@@ -230,7 +213,6 @@ static int open_outside(sb_error *err)
 	sb_client_opts co = {.timeout_ms = 5000, .resend_ms = 2000};
 	if (!(st.s.store = sb_client_open(cfg.store_url, &co, err)))
 		return -1;
-	ipc_dir(cfg.events);
 	return (st.s.pub = sb_pub_open(cfg.events, err)) ? 0 : -1;
 }
 
@@ -249,7 +231,6 @@ static int sched_init(void *ctx)
 		goto fail;
 	if (!(st.runner = sched_runner_start(&st.s, cfg.interval, (int)cfg.workers, (size_t)cfg.queue, &err)))
 		goto fail;
-	ipc_dir(cfg.listen);
 	sb_rpc_config rc = {.url = cfg.listen, .service = &SB_SVC_SCHEDULER, .handlers = handlers, .nctx = 64};
 	if (sb_rpc_server_start(&rc, &st.rpc, &err) < 0)
 		goto fail;

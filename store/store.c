@@ -9,7 +9,6 @@
  * own read-only connection, opened on first use), one writer (store_writer.c).
  */
 #include <errno.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "sb_daemon.h"
 #include "sb_events.h"
+#include "sb_fs.h"
 #include "sb_log.h"
 #include "sb_metrics.h"
 #include "sb_rpc.h"
@@ -91,41 +91,16 @@ static void dispatch(sb_req *req, json_t *args, void *ctx)
 		sb_req_ok(req, out);
 }
 
-static int mkdirs(const char *path)
-{
-	char *dup = strdup(path), *dir = dirname(dup);
-	char buf[1024];
-	snprintf(buf, sizeof buf, "%s", dir);
-	free(dup);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return (mkdir(buf, 0750) < 0 && errno != EEXIST) ? -1 : 0;
-}
-
-/* Create the folder of an ipc:// URL so the daemon can listen there. */
-static void ipc_dir(const char *url)
-{
-	if (strncmp(url, "ipc://", 6) == 0)
-		mkdirs(url + 6);
-}
-
 static int store_init(void *ctx)
 {
 	sb_error err = {0};
 	static sb_op_fn handlers[SB_STORE__COUNT];
 	for (int i = 0; i < SB_STORE__COUNT; i++)
 		handlers[i] = STORE_OPS[i] ? dispatch : NULL;
-	if (mkdirs(cfg.db) < 0) {
+	if (sb_mkdirs_parent(cfg.db) < 0) {
 		sb_error_log("store.db_dir", "db=%s err=\"%s\"", cfg.db, strerror(errno));
 		return -1;
 	}
-	ipc_dir(cfg.listen);
-	ipc_dir(cfg.events);
 	if (!(st.wdb = store_db_open(cfg.db, false, &err)) || store_db_migrate(st.wdb, &err) < 0)
 		goto fail;
 	if (!(st.pub = sb_pub_open(cfg.events, &err)))

@@ -27,6 +27,7 @@
 
 #include "cloudsim.h"
 #include "sb_json.h"
+#include "sb_time.h"
 
 static struct {
 	pthread_mutex_t mu;
@@ -126,13 +127,7 @@ static json_t *take(const char *target, const char *group)
 static void sleep_ms(long ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = sb_timespec_in(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&F.mu);
 	while (!F.shutdown && pthread_cond_timedwait(&F.cv, &F.mu, &ts) == 0)
 		;
