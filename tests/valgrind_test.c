@@ -2,8 +2,9 @@
  * valgrind_test.c — no leaks and no memory errors on the daemons' normal
  * path: each daemon runs under valgrind memcheck, serves real requests over
  * its real socket, gets SIGTERM, and must exit 0 (valgrind exits 9 on any
- * error or definite/indirect/possible leak). Skipped in sanitizer builds,
- * where valgrind cannot run.
+ * error or definite/indirect/possible leak). The daemon under test talks to
+ * a real sb-store (run normally). Skipped in sanitizer builds, where
+ * valgrind cannot run.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -13,9 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "sb_json.h"
+#include "sb_time.h"
 
 static bool sanitizer_build(void)
 {
@@ -32,7 +38,10 @@ static int spawn_valgrind(sbt_proc *p, const char *bin, const char *const *args)
 	for (int i = 0; args[i] && n < 47; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return sbt_spawn(p, "/usr/bin/valgrind", argv);
+	char name[64];
+	const char *base = strrchr(bin, '/');
+	snprintf(name, sizeof name, "vg-%s", base ? base + 1 : bin);
+	return sbt_spawn_as(p, name, "/usr/bin/valgrind", argv);
 }
 
 static void test_store_clean_shutdown(void **state)
@@ -67,10 +76,173 @@ static void test_store_clean_shutdown(void **state)
 		fail_msg("sb-store under valgrind exited %d; see %s", rc, p.log);
 }
 
+/* ---- the other daemons, each beside a normal sb-store -------------------------------- */
+
+static sbt_proc store;
+static char store_url[512], run[300];
+
+static int with_store(void **state)
+{
+	if (sanitizer_build())
+		return 0;
+	sbt_path(run, sizeof run, "run");
+	return sbt_start_store(&store, store_url, sizeof store_url, NULL);
+}
+
+static int without_store(void **state)
+{
+	if (store.pid > 0)
+		sbt_stop(&store, SIGTERM, 10000);
+	return 0;
+}
+
+/* An ipc:// URL for name inside the test folder. */
+static const char *ipc(const char *name)
+{
+	static __thread char urls[8][400];
+	static __thread int next;
+	char *u = urls[next++ % 8];
+	char path[300];
+	snprintf(u, 400, "ipc://%s", sbt_path(path, sizeof path, name));
+	return u;
+}
+
+/* A TCP port that was free a moment ago on loopback. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Stop p with SIGTERM and demand a clean valgrind exit. */
+static void expect_clean_exit(sbt_proc *p)
+{
+	int rc = sbt_stop(p, SIGTERM, 60000);
+	if (rc != 0)
+		fail_msg("%s under valgrind exited %d; see %s", p->name, rc, p->log);
+}
+
+/* Call op on url with args (stolen) and expect ok; a daemon under valgrind answers slowly. */
+static void call_ok(const char *url, const char *op, json_t *args)
+{
+	sb_client_opts o = {.timeout_ms = 20000, .resend_ms = 20000};
+	sb_client *c = sb_client_open(url, &o, NULL);
+	json_t *data = sbt_ok(c, op, args);
+	if (!data)
+		fail_msg("%s on %s failed", op, url);
+	json_decref(data);
+	sb_client_close(c);
+}
+
+static void test_rag_worker_clean_shutdown(void **state)
+{
+	if (sanitizer_build())
+		skip();
+	char data[300];
+	const char *url = ipc("vg-rag.sock");
+	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", url, "--events",
+			      ipc("vg-rag-events.sock"), "--data-dir", sbt_path(data, sizeof data, "vg-rag"), NULL};
+	sbt_proc p;
+	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-rag-worker"), args), 0);
+	assert_int_equal(sbt_wait_ready(url, 60000), 0);
+	call_ok(url, "rag.query", json_pack("{s:s,s:s}", "businessId", "biz_vg", "query", "what are your hours"));
+	call_ok(url, "rag.stats", NULL);
+	expect_clean_exit(&p);
+}
+
+static void test_scheduler_clean_shutdown(void **state)
+{
+	if (sanitizer_build())
+		skip();
+	char outbox[300];
+	const char *url = ipc("vg-sched.sock");
+	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", url, "--events",
+			      ipc("vg-sched-events.sock"), "--interval", "0", "--outbox-dir",
+			      sbt_path(outbox, sizeof outbox, "vg-outbox"), NULL};
+	sbt_proc p;
+	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-scheduler"), args), 0);
+	assert_int_equal(sbt_wait_ready(url, 60000), 0);
+	call_ok(url, "outreach.status", NULL);
+	expect_clean_exit(&p);
+}
+
+static void test_bridge_clean_shutdown(void **state)
+{
+	if (sanitizer_build())
+		skip();
+	char listen[64];
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", free_port());
+	const char *url = ipc("vg-bridge.sock");
+	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--control", url,
+			      "--events", ipc("vg-bridge-events.sock"), "--secret", "valgrind-stream-token-secret",
+			      "--realtime-url", "ws://127.0.0.1:9/v1/realtime", NULL};
+	sbt_proc p;
+	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-media-bridge"), args), 0);
+	assert_int_equal(sbt_wait_ready(url, 60000), 0);
+	call_ok(url, "session.list", NULL);
+	expect_clean_exit(&p);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+	return size * n;
+}
+
+/* GET url until it answers 200 or timeout_ms passes. */
+static long http_get_until_ok(const char *url, int timeout_ms)
+{
+	long status = 0;
+	int64_t until = sb_mono_ms() + timeout_ms;
+	while (status != 200 && sb_mono_ms() < until) {
+		CURL *h = curl_easy_init();
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+		if (curl_easy_perform(h) == CURLE_OK)
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_cleanup(h);
+		if (status != 200)
+			usleep(100 * 1000); /* polling a process that is still starting under valgrind */
+	}
+	return status;
+}
+
+static void test_gateway_clean_shutdown(void **state)
+{
+	if (sanitizer_build())
+		skip();
+	char listen[64], health[128];
+	int port = free_port();
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	snprintf(health, sizeof health, "http://127.0.0.1:%d/healthz", port);
+	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--events",
+			      ipc("vg-gw-events.sock"), "--secret", "valgrind-stream-token-secret", "--admin-key",
+			      "valgrind-admin-key-0123456789", "--twilio-auth-token", "valgrind-token", NULL};
+	sbt_proc p;
+	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-gateway"), args), 0);
+	assert_int_equal(http_get_until_ok(health, 60000), 200);
+	expect_clean_exit(&p);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest alone[] = {
 		cmocka_unit_test(test_store_clean_shutdown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest beside_store[] = {
+		cmocka_unit_test(test_rag_worker_clean_shutdown),
+		cmocka_unit_test(test_scheduler_clean_shutdown),
+		cmocka_unit_test(test_bridge_clean_shutdown),
+		cmocka_unit_test(test_gateway_clean_shutdown),
+	};
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int failed = cmocka_run_group_tests(alone, NULL, NULL);
+	failed += cmocka_run_group_tests(beside_store, with_store, without_store);
+	curl_global_cleanup();
+	return failed;
 }
