@@ -11,7 +11,7 @@
 set -eu
 BUILD=${1:-build}
 BIN="$BUILD/bin"
-VAR="$(pwd)/var"
+VAR="${SB_VAR_DIR:-$(pwd)/var}"
 RUN="$VAR/run"
 LOG="$VAR/log"
 HTTP=${SB_GATEWAY_LISTEN:-127.0.0.1:8080}
@@ -37,21 +37,33 @@ export SB_GATEWAY_LISTEN="$HTTP"
 export SB_PUBLIC_URL="${SB_PUBLIC_URL:-http://$HTTP}"
 
 pids=""
+names=""
+tap=""
 start() {
 	name=$1; shift
 	[ -x "$BIN/$name" ] || { echo "skipping $name (not built)"; return 0; }
 	"$BIN/$name" "$@" >>"$LOG/$name.log" 2>&1 &
 	pids="$pids $!"
-	echo "started $name (pid $!, log var/log/$name.log)"
+	names="$names $name"
+	echo "started $name (pid $!, log $LOG/$name.log)"
 }
 
+# SIGTERM every daemon, wait for each and report how it exited.
 stop_all() {
 	trap - INT TERM EXIT
+	[ -n "$tap" ] && kill -TERM "$tap" 2>/dev/null
 	echo
-	echo "stopping:$pids"
+	echo "stopping:$names"
 	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	echo "all stopped"
+	bad=0
+	set -- $names
+	for p in $pids; do
+		st=0
+		wait "$p" || st=$?
+		[ "$st" -eq 0 ] || { echo "$1 exited $st"; bad=1; }
+		shift
+	done
+	if [ "$bad" -eq 0 ]; then echo "all stopped cleanly"; else echo "some daemons did not stop cleanly"; exit 1; fi
 }
 trap stop_all INT TERM EXIT
 
@@ -65,7 +77,7 @@ start sb-gateway
 i=0
 until curl -fsS "http://$HTTP/healthz" >/dev/null 2>&1; do
 	i=$((i + 1))
-	[ "$i" -gt 150 ] && { echo "the gateway did not come up; see var/log/" >&2; exit 1; }
+	[ "$i" -gt 300 ] && { echo "the gateway did not come up; see $LOG/" >&2; exit 1; }
 	sleep 0.1
 done
 
@@ -97,4 +109,8 @@ Switchboard is running (data in ./var).
 Live events follow (Ctrl-C stops everything):
 
 MSG
-"$BIN/sb-tap" --follow || true
+# In the background with a wait, so that SIGTERM to this script (not only
+# Ctrl-C to the whole terminal) stops everything at once.
+"$BIN/sb-tap" --follow &
+tap=$!
+wait "$tap" || true
