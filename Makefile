@@ -1,6 +1,7 @@
 # Switchboard — top-level build.
 #
 #   make run     install what is missing, build, start the local stack (./var)
+#   make demo    one simulated call through the whole stack, then its transcript
 #   make check   install what is missing, build, run every test
 #   make asan    the same test suite under AddressSanitizer + UBSan
 #   make bench   benchmarks (figures go to docs/BENCHMARKS.md by hand)
@@ -63,7 +64,7 @@ BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 UNITS      := $(filter $(notdir $(BINS)),$(shell awk '!/^\#/ && NF {print $$1}' deploy/systemd/units.txt))
 UNIT_FILES := $(UNITS:%=$(BUILD)/systemd/%.service)
 
-.PHONY: all deps run check test asan bench install clean systemd
+.PHONY: all deps run demo check test asan bench install clean systemd
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -144,6 +145,10 @@ bench: deps
 run: deps
 	@$(MAKE) --no-print-directory all
 	@tools/run.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tools/demo.sh $(BUILD)
 
 SHARE := $(DESTDIR)$(PREFIX)/share/switchboard
 install: all

@@ -192,9 +192,7 @@ static void test_make_run_places_a_call(void **state)
 	assert_int_equal(sbt_spawn_as(&caller, "callsim", sbt_bin("sb-callsim"), call_args), 0);
 	assert_int_equal(wait_exit(&caller, 60000), 0);
 	json_t *rep = json_load_file(report, 0, NULL);
-	json_t *item = json_array_get(json_object_get(rep, "calls"), 0);
-	if (!item)
-		item = json_array_get(json_object_get(rep, "items"), 0);
+	json_t *item = json_array_get(json_object_get(rep, "items"), 0);
 	const char *sid = sb_json_str(item, "callSid");
 	if (!sid)
 		fail_msg("callsim report has no callSid: see %s", report);

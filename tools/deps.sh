@@ -20,7 +20,7 @@ libcmocka-dev
 opensmtpd
 wrk curl
 valgrind
-docker-compose yamllint systemd
+docker-compose yamllint systemd jq
 "
 
 case "${1:-}" in
