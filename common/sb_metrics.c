@@ -662,3 +662,128 @@ char *sb_metrics_render(void)
         b.p[b.len] = '\0';
     return b.p;
 }
+
+/* ---- merging expositions (one scrape for the whole stack) ------------------ */
+
+typedef struct {
+	char  *s;
+	size_t len, cap;
+} mbuf;
+
+static void mb_put(mbuf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		if (!b->s)
+			abort();
+	}
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+typedef struct {
+	char *name, *help, *type; /* help/type: whole lines, or NULL */
+	mbuf  samples;
+} mfam;
+
+typedef struct {
+	mfam  *v;
+	size_t n, cap;
+} mfams;
+
+static mfam *fam_get(mfams *f, const char *name, size_t nlen)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strlen(f->v[i].name) == nlen && !strncmp(f->v[i].name, name, nlen))
+			return &f->v[i];
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 32;
+		f->v = realloc(f->v, f->cap * sizeof *f->v);
+		if (!f->v)
+			abort();
+	}
+	mfam *m = &f->v[f->n++];
+	memset(m, 0, sizeof *m);
+	m->name = strndup(name, nlen);
+	return m;
+}
+
+/* `name{labels} value` → `name{extra,labels} value` into b. */
+static void put_sample(mbuf *b, const char *line, size_t len, const char *extra)
+{
+	size_t name_len = strcspn(line, "{ ");
+	if (name_len > len)
+		name_len = len;
+	if (!extra || !*extra) {
+		mb_put(b, line, len);
+	} else if (name_len < len && line[name_len] == '{') {
+		mb_put(b, line, name_len + 1);
+		mb_put(b, extra, strlen(extra));
+		if (line[name_len + 1] != '}')
+			mb_put(b, ",", 1);
+		mb_put(b, line + name_len + 1, len - name_len - 1);
+	} else {
+		mb_put(b, line, name_len);
+		mb_put(b, "{", 1);
+		mb_put(b, extra, strlen(extra));
+		mb_put(b, "}", 1);
+		mb_put(b, line + name_len, len - name_len);
+	}
+	mb_put(b, "\n", 1);
+}
+
+/* One line of an exposition; *cur is the family the following samples belong to. */
+static void merge_line(mfams *f, mfam **cur, const char *line, size_t len, const char *extra)
+{
+	if (len > 7 && (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7))) {
+		const char *name = line + 7;
+		size_t nlen = strcspn(name, " \n");
+		*cur = fam_get(f, name, nlen);
+		char **slot = line[2] == 'H' ? &(*cur)->help : &(*cur)->type;
+		if (!*slot)
+			*slot = strndup(line, len);
+		return;
+	}
+	if (!len || line[0] == '#')
+		return;
+	if (!*cur)
+		*cur = fam_get(f, line, strcspn(line, "{ "));
+	put_sample(&(*cur)->samples, line, len, extra);
+}
+
+char *sb_metrics_merge(const char *const *texts, const char *const *labels, size_t n)
+{
+	mfams f = {0};
+	for (size_t i = 0; i < n; i++) {
+		mfam *cur = NULL;
+		for (const char *p = texts[i]; p && *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			merge_line(&f, &cur, p, len, labels ? labels[i] : NULL);
+			p += len + (nl ? 1 : 0);
+		}
+	}
+	mbuf out = {0};
+	mb_put(&out, "", 0);
+	for (size_t i = 0; i < f.n; i++) {
+		mfam *m = &f.v[i];
+		if (m->help) {
+			mb_put(&out, m->help, strlen(m->help));
+			mb_put(&out, "\n", 1);
+		}
+		if (m->type) {
+			mb_put(&out, m->type, strlen(m->type));
+			mb_put(&out, "\n", 1);
+		}
+		if (m->samples.s)
+			mb_put(&out, m->samples.s, m->samples.len);
+		free(m->name);
+		free(m->help);
+		free(m->type);
+		free(m->samples.s);
+	}
+	free(f.v);
+	return out.s;
+}

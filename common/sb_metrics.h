@@ -65,4 +65,12 @@ char *sb_metrics_render(void);
  * previously returned pointers become invalid. */
 void sb_metrics_free_all(void);
 
+/*
+ * Merge several Prometheus text expositions into one valid exposition: the
+ * samples of each metric family are grouped under one HELP/TYPE, and every
+ * sample of texts[i] gets the label set labels[i] (e.g. `daemon="store"`,
+ * or NULL for none) put first. Returns a malloc'd string.
+ */
+char *sb_metrics_merge(const char *const *texts, const char *const *labels, size_t n);
+
 #endif /* SB_METRICS_H */

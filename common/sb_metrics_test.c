@@ -512,9 +512,30 @@ static void test_concurrent(void **state)
     free(text);
 }
 
+
+/* Two daemons' expositions merge into one valid one: families grouped once, each sample labelled. */
+static void test_merge_expositions(void **state)
+{
+	const char *a = "# HELP sb_x_total Things.\n# TYPE sb_x_total counter\nsb_x_total{op=\"a\"} 1\n"
+			"# HELP sb_h_ms Lat.\n# TYPE sb_h_ms histogram\nsb_h_ms_bucket{le=\"1\"} 2\nsb_h_ms_sum 3\nsb_h_ms_count 2\n";
+	const char *b = "# HELP sb_x_total Things.\n# TYPE sb_x_total counter\nsb_x_total 5\n";
+	const char *texts[] = {a, b};
+	const char *labels[] = {"daemon=\"store\"", "daemon=\"rag\""};
+	char *m = sb_metrics_merge(texts, labels, 2);
+	assert_non_null(m);
+	assert_non_null(strstr(m, "# TYPE sb_x_total counter\nsb_x_total{daemon=\"store\",op=\"a\"} 1\n"
+				  "sb_x_total{daemon=\"rag\"} 5\n"));
+	assert_non_null(strstr(m, "sb_h_ms_bucket{daemon=\"store\",le=\"1\"} 2\nsb_h_ms_sum{daemon=\"store\"} 3\n"));
+	/* each family's HELP appears exactly once */
+	const char *first = strstr(m, "# HELP sb_x_total");
+	assert_null(strstr(first + 1, "# HELP sb_x_total"));
+	free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merge_expositions),
         cmocka_unit_test_teardown(test_empty, teardown),
         cmocka_unit_test_teardown(test_counter, teardown),
         cmocka_unit_test_teardown(test_same_pointer, teardown),

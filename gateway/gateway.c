@@ -150,10 +150,17 @@ static void warn_about_twilio(void)
 		sb_warn("gateway.no_twilio_token", "msg=\"TWILIO_AUTH_TOKEN is unset: every Twilio webhook will get 403\"");
 }
 
+const char *const GW_SCRAPE_NAMES[GW_SCRAPE_DAEMONS] = {"store", "rag", "bridge", "scheduler"};
+
 static int open_clients(sb_error *err)
 {
 	for (int i = 0; i < GW_HOOK_CLIENTS; i++)
 		if (!(gw.store_hook[i] = client(gw_cfg.store_url, gw_cfg.webhook_timeout, err)))
+			return -1;
+	const char *scrape_urls[GW_SCRAPE_DAEMONS] = {gw_cfg.store_url, gw_cfg.rag_url, gw_cfg.bridge_url,
+						      gw_cfg.scheduler_url};
+	for (int i = 0; i < GW_SCRAPE_DAEMONS; i++)
+		if (!(gw.scrape[i] = client(scrape_urls[i], GW_SCRAPE_TIMEOUT_MS, err)))
 			return -1;
 	return (gw.store = client(gw_cfg.store_url, gw_cfg.backend_timeout, err)) &&
 			       (gw.store_health = client(gw_cfg.store_url, HEALTH_TIMEOUT_MS, err)) &&
@@ -198,6 +205,8 @@ static void gateway_fini(void *ctx)
 		sb_client_close(clients[i]);
 	for (int i = 0; i < GW_HOOK_CLIENTS; i++)
 		sb_client_close(gw.store_hook[i]);
+	for (int i = 0; i < GW_SCRAPE_DAEMONS; i++)
+		sb_client_close(gw.scrape[i]);
 	sb_pub_close(gw.pub);
 	gw_twilio_fini();
 	gw_auth_fini();

@@ -65,6 +65,9 @@ typedef struct gw_config {
 } gw_config;
 
 #define GW_HOOK_CLIENTS 4
+#define GW_SCRAPE_DAEMONS 4 /* store, rag, bridge, scheduler: gathered into GET /metrics */
+#define GW_SCRAPE_TIMEOUT_MS 500
+extern const char *const GW_SCRAPE_NAMES[GW_SCRAPE_DAEMONS];
 
 /* Everything the handlers share. Set up by init, read-only afterwards
  * (the clients and the PUB socket are thread-safe). */
@@ -74,6 +77,7 @@ typedef struct gw_state {
 						     * several sockets: nng serialises each socket on one lock */
 	sb_client    *store_health; /* /healthz: answers within HEALTH_TIMEOUT_MS or it is down */
 	sb_client    *rag, *bridge, *scheduler;
+	sb_client    *scrape[GW_SCRAPE_DAEMONS]; /* GET /metrics: each daemon's sys.metrics, short deadline */
 	sb_pub       *pub;
 	const void   *secret;       /* signs stream tokens: --secret as given, or random_secret */
 	size_t        secret_len;

@@ -5,12 +5,16 @@
  *
  *   GET /healthz            200 {"status":"ok",...} only when the store answers
  *                           sys.health within HEALTH_TIMEOUT_MS; else 503
- *   GET /metrics            the gateway's own Prometheus registry (text 0.0.4)
- *   GET /metrics/{daemon}   another daemon's registry through its sys.metrics:
- *                           store, rag, bridge or scheduler. One scrape target
- *                           per daemon keeps each exposition valid (the
- *                           daemons share metric names).
+ *   GET /metrics            the whole stack in one scrape (text 0.0.4): the
+ *                           gateway's registry and every daemon's sys.metrics,
+ *                           merged family by family with a daemon="…" label on
+ *                           each sample, plus sb_up{daemon} (0 when a daemon did
+ *                           not answer within GW_SCRAPE_TIMEOUT_MS)
+ *   GET /metrics/{daemon}   one daemon's registry alone, through its sys.metrics:
+ *                           store, rag, bridge or scheduler
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,12 +43,26 @@ void gw_ops_health(gw_req *r)
 
 void gw_ops_metrics(gw_req *r)
 {
-	char *text = sb_metrics_render();
-	if (!text) {
-		gw_reply_error(r, 500, "out of memory");
-		return;
+	enum { N = GW_SCRAPE_DAEMONS + 2 };
+	const char *texts[N] = {0}, *labels[N] = {0};
+	json_t *replies[GW_SCRAPE_DAEMONS] = {0};
+	char *own = sb_metrics_render(), up[1024], lab[GW_SCRAPE_DAEMONS][64];
+	size_t ul = (size_t)snprintf(up, sizeof up, "# HELP sb_up 1 if the daemon answered this scrape.\n"
+						     "# TYPE sb_up gauge\nsb_up{daemon=\"gateway\"} 1\n");
+	texts[0] = own, labels[0] = "daemon=\"gateway\"";
+	for (int i = 0; i < GW_SCRAPE_DAEMONS; i++) {
+		bool ok = sb_client_call(gw.scrape[i], &SB_SVC_SYS, SB_SYS_SYS_METRICS, NULL, &replies[i], NULL) == 0;
+		snprintf(lab[i], sizeof lab[i], "daemon=\"%s\"", GW_SCRAPE_NAMES[i]);
+		texts[i + 1] = ok ? sb_json_str(replies[i], "text") : NULL;
+		labels[i + 1] = lab[i];
+		ul += (size_t)snprintf(up + ul, sizeof up - ul, "sb_up{%s} %d\n", lab[i], ok);
 	}
-	gw_reply_owned(r, 200, PROM_TYPE, text, strlen(text));
+	texts[N - 1] = up;
+	char *all = sb_metrics_merge(texts, labels, N);
+	for (int i = 0; i < GW_SCRAPE_DAEMONS; i++)
+		json_decref(replies[i]);
+	free(own);
+	gw_reply_owned(r, 200, PROM_TYPE, all, strlen(all));
 }
 
 void gw_ops_backend_metrics(gw_req *r)

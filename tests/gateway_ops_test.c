@@ -145,13 +145,21 @@ static void test_health_and_metrics(void **state)
 	assert_int_equal(get(&T.g, "/no/such/path", NULL), 404);
 
 	assert_int_equal(get(&T.g, "/metrics", &body), 200);
-	assert_true(sample(body, "sb_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}") >= 1);
-	assert_true(sample(body, "sb_http_requests_total{route=\"/api/twilio/voice\",method=\"POST\",status=\"403\"}") >= 1);
-	assert_true(sample(body, "sb_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}") >= 1);
-	assert_true(sample(body, "sb_twilio_signature_failures_total") >= 1);
-	assert_true(sample(body, "sb_twiml_latency_ms_count") >= 1);
-	assert_true(sample(body, "sb_http_request_duration_ms_count{route=\"/api/twilio/voice\"}") >= 2);
-	assert_non_null(strstr(body, "sb_http_request_duration_ms_bucket{route=\"/healthz\",le=\"+Inf\"}"));
+	/* one scrape for the whole stack: every sample carries its daemon */
+	assert_true(sample(body, "sb_http_requests_total{daemon=\"gateway\",route=\"/healthz\",method=\"GET\",status=\"200\"}") >= 1);
+	assert_true(sample(body, "sb_http_requests_total{daemon=\"gateway\",route=\"/api/twilio/voice\",method=\"POST\",status=\"403\"}") >= 1);
+	assert_true(sample(body, "sb_http_requests_total{daemon=\"gateway\",route=\"unmatched\",method=\"GET\",status=\"404\"}") >= 1);
+	assert_true(sample(body, "sb_twilio_signature_failures_total{daemon=\"gateway\"}") >= 1);
+	assert_true(sample(body, "sb_twiml_latency_ms_count{daemon=\"gateway\"}") >= 1);
+	assert_true(sample(body, "sb_http_request_duration_ms_count{daemon=\"gateway\",route=\"/api/twilio/voice\"}") >= 2);
+	assert_non_null(strstr(body, "sb_http_request_duration_ms_bucket{daemon=\"gateway\",route=\"/healthz\",le=\"+Inf\"}"));
+	assert_non_null(strstr(body, "sb_rpc_requests_total{daemon=\"store\",service=\"store\""));
+	assert_true(sample(body, "sb_up{daemon=\"store\"}") == 1);
+	assert_true(sample(body, "sb_up{daemon=\"rag\"}") == 0); /* no rag-worker in this test */
+	/* each family is declared once, however many daemons report it */
+	const char *t = strstr(body, "# TYPE sb_rpc_requests_total ");
+	assert_non_null(t);
+	assert_null(strstr(t + 1, "# TYPE sb_rpc_requests_total "));
 	free(body);
 	assert_int_equal(get(&T.g, "/metrics/store", &body), 200);
 	assert_non_null(strstr(body, "sb_rpc_requests_total{service=\"store\""));
