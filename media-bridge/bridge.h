@@ -33,6 +33,7 @@
 #include "bridge_marks.h"
 #include "sb_metrics.h"
 #include "sb_rpc.h"
+#include "sb_wsrx.h"
 
 /* ---- configuration (bridge.c) ------------------------------------------------ */
 
@@ -140,8 +141,7 @@ struct bridge_call {
 
 	/* model side */
 	struct lws  *model;
-	bbuf         model_rx;        /* reassembly of fragmented model events */
-	bool         model_rx_skip;
+	sb_wsrx      model_rx;        /* reassembly of fragmented model events */
 	model_state  mstate;
 	msgq         model_out;
 	msgq         pending_audio;   /* caller audio before the session is configured */
@@ -225,8 +225,7 @@ void bridge_publish(int ev, json_t *body);
 /* Per-connection state of a Twilio socket (lws per-session data). */
 typedef struct tw_pss {
 	bridge_call *call;       /* set once `start` is accepted */
-	bbuf         rx;         /* reassembly of fragmented messages */
-	bool         rx_skip;    /* current message is oversized or binary: discard to its end */
+	sb_wsrx      rx;         /* reassembly of fragmented messages (bounded, text only) */
 	bool         outbound_path, close_req, got_start;
 	int          bad;        /* malformed messages so far */
 	int64_t      opened_ms;

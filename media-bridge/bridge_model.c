@@ -105,7 +105,7 @@ void model_connect(bridge_call *c)
 	c->model_close_req = false;
 	c->model_connect_start_ms = sb_mono_ms();
 	msgq_free(&c->model_out);
-	bbuf_free(&c->model_rx);
+	sb_wsrx_free(&c->model_rx);
 	if (!lws_client_connect_via_info(&ci) && c->mstate == MODEL_CONNECTING) {
 		c->model = NULL;
 		session_model_lost(c, "connect_failed", false);
@@ -369,28 +369,24 @@ static void on_message(bridge_call *c, const char *msg, size_t len)
 
 static void on_receive(struct lws *wsi, bridge_call *c, const char *in, size_t len)
 {
-	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-	if (first) {
-		c->model_rx.len = 0;
-		c->model_rx.max = MODEL_MAX_MSG;
-		c->model_rx_skip = lws_frame_is_binary(wsi);
-		if (c->model_rx_skip)
-			sb_warn("bridge.model_binary_frame", "call=%s", c->call_sid);
-	}
-	if (!c->model_rx_skip && first && final) {
-		on_message(c, in, len);
+	const char *msg;
+	size_t n;
+	c->model_rx.max = MODEL_MAX_MSG;
+	c->model_rx.text_only = true;
+	switch (sb_wsrx_feed(&c->model_rx, wsi, in, len, &msg, &n)) {
+	case SB_WSRX_MESSAGE:
+		on_message(c, msg, n);
 		return;
-	}
-	if (!c->model_rx_skip && bbuf_add(&c->model_rx, in, len) < 0) {
+	case SB_WSRX_BINARY:
+		sb_warn("bridge.model_binary_frame", "call=%s", c->call_sid);
+		return;
+	case SB_WSRX_OVERSIZED:
 		sb_warn("bridge.model_oversized", "call=%s limit=%d", c->call_sid, MODEL_MAX_MSG);
 		sb_counter_inc(g_m.dropped_msgs);
-		c->model_rx_skip = true;
-		bbuf_free(&c->model_rx);
+		return;
+	case SB_WSRX_MORE:
+		return;
 	}
-	if (final && !c->model_rx_skip)
-		on_message(c, (const char *)bbuf_data(&c->model_rx), c->model_rx.len);
-	if (final && c->model_rx.cap > 65536)
-		bbuf_free(&c->model_rx);
 }
 
 static int add_auth(struct lws *wsi, void *in, size_t len)

@@ -281,36 +281,19 @@ static void on_message(struct lws *wsi, tw_pss *pss, const char *msg, size_t len
 	}
 }
 
-/* RECEIVE: whole messages straight through; fragments reassembled (bounded). */
+/* RECEIVE: whole messages straight through; fragments reassembled (bounded, text only). */
 static void on_receive(struct lws *wsi, tw_pss *pss, const char *in, size_t len)
 {
-	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-	if (first) {
-		pss->rx.len = 0;
-		pss->rx_skip = lws_frame_is_binary(wsi);
-		if (pss->rx_skip) {
-			sb_warn("bridge.twilio_binary_frame", "call=%s", pss->call ? pss->call->call_sid : "-");
-			pss->bad++;
-			sb_counter_inc(g_m.dropped_msgs);
-		}
-	}
-	if (!pss->rx_skip && first && final) {
-		on_message(wsi, pss, in, len);
-		return;
-	}
-	if (!pss->rx_skip && bbuf_add(&pss->rx, in, len) < 0) {
-		sb_warn("bridge.twilio_oversized", "call=%s limit=%d", pss->call ? pss->call->call_sid : "-", TW_MAX_MSG);
-		pss->rx_skip = true;
+	const char *msg;
+	size_t n;
+	sb_wsrx_result res = sb_wsrx_feed(&pss->rx, wsi, in, len, &msg, &n);
+	if (res == SB_WSRX_MESSAGE) {
+		on_message(wsi, pss, msg, n);
+	} else if (res != SB_WSRX_MORE) {
+		sb_warn("bridge.twilio_dropped", "call=%s reason=%s limit=%d", pss->call ? pss->call->call_sid : "-",
+			res == SB_WSRX_BINARY ? "binary" : "oversized", TW_MAX_MSG);
 		pss->bad++;
 		sb_counter_inc(g_m.dropped_msgs);
-		bbuf_free(&pss->rx);
-	}
-	if (final && !pss->rx_skip)
-		on_message(wsi, pss, (const char *)bbuf_data(&pss->rx), pss->rx.len);
-	if (final) {
-		pss->rx.len = 0;
-		if (pss->rx.cap > 4096)
-			bbuf_free(&pss->rx);
 	}
 }
 
@@ -354,6 +337,7 @@ int bridge_twilio_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return on_filter(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		pss->rx.max = TW_MAX_MSG;
+		pss->rx.text_only = true;
 		pss->opened_ms = sb_mono_ms();
 		path_check(wsi, &pss->outbound_path);
 		lws_set_timer_usecs(wsi, START_TIMEOUT_S * LWS_USEC_PER_SEC);
@@ -381,11 +365,11 @@ int bridge_twilio_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			c->tw = NULL;
 			session_twilio_gone(c, "twilio_closed");
 		}
-		bbuf_free(&pss->rx);
+		sb_wsrx_free(&pss->rx);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (pss)
-			bbuf_free(&pss->rx);
+			sb_wsrx_free(&pss->rx);
 		return 0;
 	default:
 		return 0;

@@ -44,6 +44,7 @@
 #include "sb_token.h"
 
 #include "callsim.h"
+#include "sb_wsrx.h"
 
 static struct {
 	char *url, *secret, *business, *payer, *bad_token, *report, *wav, *dtmf, *garbage, *call_sid;
@@ -118,8 +119,7 @@ typedef struct call {
 	struct { char name[40]; uint64_t pos; } marks[512];
 	int          nmarks;
 	long         frames_sent, frames_echoed, lost, bad_sid, marks_echoed, clears, played_at_clear, dtmf_sent;
-	char        *rx;
-	size_t       rxlen;
+	sb_wsrx      rx; /* message reassembly */
 } call;
 
 static call *calls;
@@ -401,17 +401,10 @@ static int on_writeable(call *c, struct lws *wsi)
 
 static void on_receive(call *c, struct lws *wsi, const char *in, size_t len)
 {
-	if (lws_is_first_fragment(wsi))
-		c->rxlen = 0;
-	if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi)) {
-		on_message(c, in, len);
-		return;
-	}
-	c->rx = realloc(c->rx, c->rxlen + len);
-	memcpy(c->rx + c->rxlen, in, len);
-	c->rxlen += len;
-	if (lws_is_final_fragment(wsi))
-		on_message(c, c->rx, c->rxlen);
+	const char *whole;
+	size_t n;
+	if (sb_wsrx_feed(&c->rx, wsi, in, len, &whole, &n) == SB_WSRX_MESSAGE)
+		on_message(c, whole, n);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -816,7 +809,7 @@ static void free_call(call *c)
 		free(m);
 	}
 	free(c->play);
-	free(c->rx);
+	sb_wsrx_free(&c->rx);
 	json_decref(c->params);
 }
 

@@ -48,6 +48,7 @@
 #include "sb_json.h"
 #include "sb_log.h"
 #include "sb_time.h"
+#include "sb_wsrx.h"
 
 static struct {
 	char *listen, *api_key, *record, *transcript, *turn_tools;
@@ -87,8 +88,7 @@ typedef struct conn {
 	struct lws *wsi;
 	int         index;            /* connection number, from 0 */
 	out_msg    *head, *tail;
-	char       *rx;
-	size_t      rxlen;
+	sb_wsrx      rx; /* message reassembly */
 	bool        updated, speaking, resp_active, closing, greeted;
 	char        resp_id[32], resp_item[32];
 	int         next_id;
@@ -462,17 +462,10 @@ static int check_auth(struct lws *wsi)
 
 static void on_receive(conn *c, struct lws *wsi, const char *in, size_t len)
 {
-	if (lws_is_first_fragment(wsi))
-		c->rxlen = 0;
-	if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi)) {
-		on_message(c, in, len);
-		return;
-	}
-	c->rx = realloc(c->rx, c->rxlen + len);
-	memcpy(c->rx + c->rxlen, in, len);
-	c->rxlen += len;
-	if (lws_is_final_fragment(wsi))
-		on_message(c, c->rx, c->rxlen);
+	const char *whole;
+	size_t n;
+	if (sb_wsrx_feed(&c->rx, wsi, in, len, &whole, &n) == SB_WSRX_MESSAGE)
+		on_message(c, whole, n);
 }
 
 static int on_writeable(conn *c, struct lws *wsi)
@@ -534,8 +527,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			free(m);
 		}
 		c->head = c->tail = NULL;
-		free(c->rx);
-		c->rx = NULL;
+		sb_wsrx_free(&c->rx);
 		return 0;
 	default:
 		return 0;
