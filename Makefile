@@ -28,6 +28,17 @@ CPPFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE -DSB_VERSION='"$(VERSION)"' -Icommon \
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(EXTRA_INC) $(WARN) $(CFLAGS) $(SAN) -MMD -MP
 LDLIBS_ALL := $(PKG_LIBS) -lnng -lpthread -lm
 
+# The offline voice engine (tools/voice) alone links the speech libraries:
+# pocketsphinx (ASR), speexdsp (resampling), flite (TTS; no .pc file) and the
+# WebRTC VAD exported by libwebrtc-audio-processing (no header; see
+# tools/voice/voice_vad.c). Tests named voice_*_test link its objects too.
+VOICE_PKGS   := pocketsphinx sphinxbase speexdsp
+VOICE_CFLAGS := $(shell pkg-config --cflags $(VOICE_PKGS) 2>/dev/null)
+VOICE_LIBS   := $(shell pkg-config --libs $(VOICE_PKGS) 2>/dev/null) \
+	-lflite_cmu_us_kal -lflite_cmu_us_rms -lflite_cmu_us_slt -lflite_cmu_us_awb \
+	-lflite_usenglish -lflite_cmulex -lflite -lwebrtc_audio_processing
+VOICE_OBJ    = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tools/voice/voice.c %_test.c,$(wildcard tools/voice/*.c)))
+
 # ---- generated schema tables --------------------------------------------
 SCHEMAS    := $(sort $(wildcard schemas/*.json)) $(sort $(wildcard schemas/migrations/*.sql))
 SCHEMAGEN  := $(BUILD)/bin/sb-schemagen
@@ -44,7 +55,7 @@ LIBCOMMON  := $(BUILD)/lib/libsbcommon.a
 ALL_DAEMONS := store:sb-store gateway:sb-gateway rag-worker:sb-rag-worker \
 	media-bridge:sb-media-bridge scheduler:sb-scheduler
 ALL_TOOLS   := tools/tap:sb-tap tools/cloudsim:sb-cloudsim tools/callsim:sb-callsim \
-	tools/realtime-sim:sb-realtime-sim
+	tools/realtime-sim:sb-realtime-sim tools/voice:sb-voice
 have_src = $(foreach d,$(1),$(if $(wildcard $(word 1,$(subst :, ,$(d)))/*.c),$(d)))
 DAEMONS := $(call have_src,$(ALL_DAEMONS))
 TOOLS   := $(call have_src,$(ALL_TOOLS))
@@ -94,6 +105,10 @@ $(BUILD)/obj/%.o: %.c | $(GEN_H)
 
 # Tests and benchmarks also see the harness.
 $(BUILD)/obj/tests/%.o: EXTRA_INC := -Itests/lib
+$(BUILD)/obj/tools/voice/%.o: EXTRA_INC := $(VOICE_CFLAGS)
+$(BUILD)/obj/tests/voice_%.o: EXTRA_INC := -Itests/lib -Itools/voice $(VOICE_CFLAGS)
+$(BUILD)/obj/tests/bench/voice_%.o: EXTRA_INC := -Itests/lib -Itools/voice $(VOICE_CFLAGS)
+$(BUILD)/bin/sb-voice: LDLIBS_ALL += $(VOICE_LIBS)
 $(BUILD)/obj/common/%_test.o: EXTRA_INC := -Itests/lib
 
 $(BUILD)/systemd/%.service: deploy/systemd/daemon.service.in deploy/systemd/units.txt Makefile
@@ -117,6 +132,14 @@ $(foreach d,$(DAEMONS) $(TOOLS),$(eval $(call BIN_RULE,$(word 1,$(subst :, ,$(d)
 $(BUILD)/tests/common_%: $(BUILD)/obj/common/%.o $(TLIB_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/tests/voice_%: $(BUILD)/obj/tests/voice_%.o $(VOICE_OBJ) $(TLIB_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL) $(VOICE_LIBS) -lcmocka
+
+$(BUILD)/bench/voice_%: $(BUILD)/obj/tests/bench/voice_%.o $(VOICE_OBJ) $(TLIB_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL) $(VOICE_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)

@@ -21,6 +21,9 @@ opensmtpd
 wrk curl
 valgrind
 docker-compose yamllint systemd jq
+libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
+flite1-dev libspeexdsp-dev libwebrtc-audio-processing-dev
+asterisk-core-sounds-en-wav asterisk-core-sounds-en
 "
 
 case "${1:-}" in
