@@ -1,9 +1,17 @@
 /*
  * sb_events.c — PUB/SUB over nng. A message body is "<topic> <json>".
+ *
+ * A PUB socket counts its connected subscribers (pipe events): with none,
+ * an event is counted as published and dropped without being encoded, which
+ * is what nng would do with it after the encoding. The count goes up before
+ * a new pipe can receive anything (NNG_PIPE_EV_ADD_PRE) and down after it is
+ * gone (REM_POST, which nng also reports for pipes refused after ADD_PRE),
+ * so no event a subscriber could have received is dropped.
  */
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,19 +23,30 @@
 #include "sb_schema_gen.h"
 
 struct sb_pub {
-	nng_socket sock;
-	sb_metric *published;
+	nng_socket  sock;
+	sb_metric  *published;
+	atomic_int  subscribers; /* connected pipes */
 };
 
 struct sb_sub {
 	nng_socket sock;
 };
 
+static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	sb_pub *p = arg;
+	atomic_fetch_add(&p->subscribers, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+}
+
 sb_pub *sb_pub_open(const char *url, sb_error *err)
 {
 	sb_pub *p = calloc(1, sizeof *p);
 	sb_ipc_mkdir(url);
 	int rv = nng_pub0_open(&p->sock);
+	if (rv == 0)
+		rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_PRE, on_pipe, p);
+	if (rv == 0)
+		rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe, p);
 	if (rv == 0)
 		rv = nng_listen(p->sock, url, NULL, 0);
 	if (rv != 0) {
@@ -49,9 +68,19 @@ void sb_pub_close(sb_pub *p)
 	free(p);
 }
 
+bool sb_pub_wanted(sb_pub *p)
+{
+	if (!p)
+		return false;
+	if (atomic_load(&p->subscribers) > 0)
+		return true;
+	sb_counter_inc(p->published);
+	return false;
+}
+
 void sb_publish(sb_pub *p, int ev, json_t *body)
 {
-	if (!p || ev < 0 || ev >= SB_EV__COUNT) {
+	if (!p || ev < 0 || ev >= SB_EV__COUNT || !sb_pub_wanted(p)) {
 		json_decref(body);
 		return;
 	}

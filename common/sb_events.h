@@ -9,6 +9,7 @@
 #define SB_EVENTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "sb_err.h"
 
@@ -21,6 +22,9 @@ sb_pub *sb_pub_open(const char *url, sb_error *err);
 void sb_pub_close(sb_pub *p);
 /* Publish event `ev` (an SB_EV_* id) with body (stolen). Thread-safe; never blocks; NULL p drops. */
 void sb_publish(sb_pub *p, int ev, json_t *body);
+/* For hot paths, before building an event: true if a subscriber is connected (build it and sb_publish
+ * it); false if none is, and the event is counted as published and dropped (skip building it). */
+bool sb_pub_wanted(sb_pub *p);
 
 /* Open a SUB socket dialing every url (in the background) for topic prefixes (NULL/empty = all). */
 sb_sub *sb_sub_open(const char *const *urls, int nurls, const char *const *prefixes, int nprefixes, sb_error *err);

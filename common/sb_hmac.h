@@ -1,7 +1,7 @@
 /*
  * sb_hmac.h - HMAC-SHA1/SHA256, SHA-256, hex and constant-time compare.
  *
- * Thin wrappers over OpenSSL 3 one-shot APIs so the rest of the tree never
+ * Thin wrappers over OpenSSL 3 digests so the rest of the tree never
  * touches OpenSSL directly for the common cases: webhook signatures
  * (Twilio's X-Twilio-Signature is base64(HMAC-SHA1)), our own signed
  * callbacks (HMAC-SHA256) and content hashes.  The digest functions cannot

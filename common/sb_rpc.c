@@ -9,19 +9,29 @@
  * nothing is allocated per request beyond the JSON. Stopping lets BUSY and
  * SEND workers finish (their callers get their answers), cancels RECV ones.
  *
+ * A worker's last operation can complete (and the worker exit) while the
+ * thread that started it is still returning from nng_ctx_send/recv; in nng
+ * 1.5.2 that return releases the context, which then frees its protocol
+ * state under the socket's lock, so a concurrent nng_close could free the
+ * socket under it (seen with a handler thread answering as the server
+ * stopped). Those calls are counted (in_nng) and stop closes the socket only
+ * when none is under way. Clients guard their contexts the same way.
+ *
  * Listener watchdog: nng 1.5.2 (fixed in 1.6.0, nng#1518) stops accepting
  * on an ipc listener for good once a peer closes a connection during the SP
  * handshake — one bare connect+close is enough: later connections complete
  * but their requests are never delivered. Debian bookworm ships 1.5.2, so
  * every server probes its own listener with a brand-new connection
  * (sys.health, answered inline) and, after two probes in a row got no
- * answer within watchdog_ms, closes and restarts the listener. Connected
+ * answer within watchdog_ms and a third none within five times that,
+ * closes and restarts the listener. Connected
  * clients redial by themselves and nng resends their pending requests.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,6 +81,7 @@ struct sb_rpc_server {
 	pthread_cond_t  cv;
 	int             active; /* workers not yet exited */
 	atomic_bool     stopping;
+	atomic_int      in_nng; /* threads inside nng_ctx_send/recv on a worker's context (see above) */
 	/* optional handler pool */
 	pthread_mutex_t qmu;
 	pthread_t      *threads;
@@ -140,14 +151,17 @@ static void send_reply(struct worker *w, json_t *reply)
 		len = strlen(body);
 	}
 	nng_msg *msg;
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+	if (nng_msg_alloc(&msg, len) != 0)
 		abort();
+	memcpy(nng_msg_body(msg), body, len);
 	free(body);
 	pthread_mutex_lock(&w->mu);
 	w->state = W_SEND;
 	pthread_mutex_unlock(&w->mu);
 	nng_aio_set_msg(w->aio, msg);
+	atomic_fetch_add(&w->srv->in_nng, 1);
 	nng_ctx_send(w->ctx, w->aio);
+	atomic_fetch_sub(&w->srv->in_nng, 1);
 }
 
 static void finish(sb_req *r, json_t *reply, sb_code code)
@@ -357,9 +371,11 @@ static void start_recv(struct worker *w)
 	pthread_mutex_lock(&w->mu);
 	w->state = W_RECV;
 	pthread_mutex_unlock(&w->mu);
+	atomic_fetch_add(&w->srv->in_nng, 1);
 	nng_ctx_recv(w->ctx, w->aio);
 	if (atomic_load(&w->srv->stopping))
 		nng_aio_cancel(w->aio);
+	atomic_fetch_sub(&w->srv->in_nng, 1);
 }
 
 static int nng_fail(sb_error *err, const char *what, const char *url, int rv)
@@ -427,7 +443,10 @@ static void *watchdog_main(void *arg)
 		if (probe_new_connection(s, period))
 			misses = 0;
 		else if (++misses >= 2) {
-			restart_listener(s);
+			/* a last, patient probe: a daemon that is merely slow (a loaded host,
+			 * valgrind) answers it; a stuck listener (nng#1518) never does */
+			if (!probe_new_connection(s, period * 5))
+				restart_listener(s);
 			misses = 0;
 		}
 	}
@@ -545,6 +564,8 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 	pthread_mutex_unlock(&s->mu);
 	if (left)
 		sb_warn("rpc.drain_timeout", "service=%s unanswered=%d", s->cfg.service->name, left);
+	while (atomic_load(&s->in_nng) > 0) /* a thread returning from the call that finished its worker */
+		sched_yield();
 	nng_close(s->sock);
 	for (int i = 0; i < s->nw; i++)
 		nng_aio_stop(s->w[i].aio);
@@ -561,11 +582,26 @@ void sb_rpc_server_stop(sb_rpc_server *s)
 
 /* ---- client ---------------------------------------------------------------- */
 
-#define MAX_IDLE_SLOTS 64 /* idle synchronous-call contexts kept per client (see slot_get) */
+#define MAX_IDLE_SLOTS 64 /* idle contexts kept per client, of each kind (see slot_get) */
+
+/* A request context and its aio; kept on the client between calls (see slot_get). */
 struct slot {
+	sb_client   *c;
 	nng_ctx      ctx;
-	nng_aio     *aio;
-	struct slot *next;
+	nng_aio     *aio;   /* synchronous calls: no callback (the caller waits); async: acall_cb */
+	nng_aio     *now;   /* async only: no callback, for sending without waiting (see sb_client_call_async) */
+	bool         async;
+	struct slot *next;  /* idle list */
+	/* the async call in progress */
+	int          stage; /* 0 sending, 1 receiving */
+	int64_t      t0;
+	sb_call_cb   cb;
+	void        *arg;
+};
+
+struct slot_list {
+	struct slot *head;
+	int          n;
 };
 
 struct sb_client {
@@ -575,10 +611,11 @@ struct sb_client {
 	pthread_cond_t  cv;          /* wakes the redial thread */
 	int64_t         last_redial; /* monotonic ms */
 	pthread_t       redialer;    /* started on the first redial, joined at close */
-	bool            has_redialer, redial_wanted, closing;
+	bool            has_redialer, redial_wanted;
+	atomic_bool     closing;
+	atomic_int      in_nng;      /* threads inside a call into nng on one of our contexts (client_enter) */
 	int             pending;     /* async calls whose callback has not returned yet */
-	struct slot    *slots;       /* idle (context, aio) pairs of synchronous calls */
-	int             nslots;
+	struct slot_list idle_slots[2]; /* idle contexts of [0] synchronous and [1] async calls */
 	pthread_cond_t  idle;        /* signalled when pending drops to 0 (close waits for it) */
 	int             timeout_ms;
 	int             resend_ms;
@@ -639,6 +676,26 @@ static void client_redial(sb_client *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/*
+ * Calls into nng on the client's contexts (open, send, receive, close) are
+ * counted, and none starts once sb_client_close has begun, which waits for
+ * those under way before it closes the socket (see the top of this file).
+ * true: go ahead, then client_leave; false: the client is closing.
+ */
+static bool client_enter(sb_client *c)
+{
+	atomic_fetch_add(&c->in_nng, 1);
+	if (!atomic_load(&c->closing))
+		return true;
+	atomic_fetch_sub(&c->in_nng, 1);
+	return false;
+}
+
+static void client_leave(sb_client *c)
+{
+	atomic_fetch_sub(&c->in_nng, 1);
+}
+
 sb_client *sb_client_open(const char *url, const sb_client_opts *opts, sb_error *err)
 {
 	sb_client *c = calloc(1, sizeof *c);
@@ -674,18 +731,20 @@ void sb_client_close(sb_client *c)
 	pthread_mutex_unlock(&c->mu);
 	if (c->has_redialer)
 		pthread_join(c->redialer, NULL);
+	while (atomic_load(&c->in_nng) > 0) /* no new call starts now; let those under way return */
+		sched_yield();
 	nng_close(c->sock); /* outstanding async calls now fail; wait until their callbacks are done with c */
 	pthread_mutex_lock(&c->mu);
 	while (c->pending > 0)
 		pthread_cond_wait(&c->idle, &c->mu);
-	struct slot *sl = c->slots;
-	c->slots = NULL;
 	pthread_mutex_unlock(&c->mu);
-	while (sl) {
-		struct slot *next = sl->next;
-		nng_aio_free(sl->aio); /* the socket is closed: its contexts went with it */
-		free(sl);
-		sl = next;
+	for (int k = 0; k < 2; k++) {
+		for (struct slot *sl = c->idle_slots[k].head, *next; sl; sl = next) {
+			next = sl->next;
+			nng_aio_free(sl->aio); /* waits for a callback still returning; the contexts went with the socket */
+			nng_aio_free(sl->now);
+			free(sl);
+		}
 	}
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cv);
@@ -710,27 +769,49 @@ static int rv_to_err(sb_client *c, int rv, int sending, sb_error *err)
 	return sb_error_set(err, SB_UNAVAILABLE, "%s: %s", c->url, nng_strerror(rv));
 }
 
-/*
- * A synchronous call's context and aio, kept for the next call: opening a
- * context and allocating an aio on every call cost locks, allocations and
- * random-number syscalls on the hottest path. A context whose request timed
- * out is fine to reuse: a new request on it cancels the old one, and nng
- * drops the old one's late reply.
- */
+static void acall_cb(void *arg);
 
-static struct slot *slot_get(sb_client *c)
+/*
+ * A call's context and aio, kept for the next call of the same kind (sync
+ * or async: their aios differ in the callback): opening a context and
+ * allocating an aio on every call cost locks, allocations, a random-number
+ * syscall (nng 1.5.2 draws one per aio) and, for async calls, a wake-up of
+ * nng's reaper thread. Reuse is safe because a slot goes back only once its
+ * call is over: the reply was received, or the call failed (a timed-out
+ * request on a context is cancelled by the next request on it, and nng drops
+ * its late reply). An async slot goes back from its own aio's callback, as
+ * its last touch of the slot; a caller that picks it up at once may start the
+ * next operation before that callback has returned, which nng allows (the
+ * aio counts both), and sb_client_close frees idle aios only after waiting
+ * for the callbacks (nng_aio_free waits for a callback still returning).
+ *
+ * slot_get: an idle slot of the kind, or a new one; NULL if none can be
+ * opened. Call it with the client entered (client_enter).
+ */
+static struct slot *slot_get(sb_client *c, bool async)
 {
+	struct slot_list *l = &c->idle_slots[async];
 	pthread_mutex_lock(&c->mu);
-	struct slot *sl = c->slots;
+	struct slot *sl = l->head;
 	if (sl) {
-		c->slots = sl->next;
-		c->nslots--;
+		l->head = sl->next;
+		l->n--;
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (sl)
 		return sl;
-	sl = calloc(1, sizeof *sl);
-	if (!sl || nng_ctx_open(&sl->ctx, c->sock) != 0 || nng_aio_alloc(&sl->aio, NULL, NULL) != 0) {
+	if (!(sl = calloc(1, sizeof *sl)))
+		return NULL;
+	sl->c = c;
+	sl->async = async;
+	if (nng_ctx_open(&sl->ctx, c->sock) != 0) {
+		free(sl);
+		return NULL;
+	}
+	if (nng_aio_alloc(&sl->aio, async ? acall_cb : NULL, sl) != 0 ||
+	    (async && nng_aio_alloc(&sl->now, NULL, NULL) != 0)) {
+		nng_aio_free(sl->aio);
+		nng_ctx_close(sl->ctx);
 		free(sl);
 		return NULL;
 	}
@@ -738,50 +819,64 @@ static struct slot *slot_get(sb_client *c)
 	return sl;
 }
 
-static void slot_free(struct slot *sl)
-{
-	nng_aio_free(sl->aio);
-	nng_ctx_close(sl->ctx);
-	free(sl);
-}
-
+/* Keep sl for the next call, or free it when enough are idle already (closing: close frees it). */
 static void slot_put(sb_client *c, struct slot *sl)
 {
+	struct slot_list *l = &c->idle_slots[sl->async];
 	pthread_mutex_lock(&c->mu);
-	if (c->nslots < MAX_IDLE_SLOTS && !c->closing) {
-		sl->next = c->slots;
-		c->slots = sl;
-		c->nslots++;
-		sl = NULL;
+	bool keep = l->n < MAX_IDLE_SLOTS || !client_enter(c);
+	if (keep) {
+		sl->next = l->head;
+		l->head = sl;
+		l->n++;
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (sl)
-		slot_free(sl);
+	if (keep)
+		return;
+	nng_ctx_close(sl->ctx);
+	client_leave(c);
+	if (sl->async)
+		nng_aio_reap(sl->aio); /* we may be in its callback: nng frees it once that has returned */
+	else
+		nng_aio_free(sl->aio);
+	nng_aio_free(sl->now);
+	free(sl);
 }
 
 int sb_client_call_raw(sb_client *c, const void *body, size_t len, char **reply, size_t *rlen, sb_error *err)
 {
 	nng_msg *msg;
 	int rv;
-	struct slot *sl = slot_get(c);
-	if (!sl)
+	if (!client_enter(c))
+		return sb_error_set(err, SB_UNAVAILABLE, "%s: the client is closing", c->url);
+	struct slot *sl = slot_get(c, false);
+	if (!sl) {
+		client_leave(c);
 		return sb_error_set(err, SB_UNAVAILABLE, "%s: cannot open a request context", c->url);
+	}
 	nng_ctx ctx = sl->ctx;
 	nng_aio *aio = sl->aio;
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+	if (nng_msg_alloc(&msg, len) != 0)
 		abort();
+	memcpy(nng_msg_body(msg), body, len);
 	int64_t t0 = sb_mono_ms();
 	nng_aio_set_timeout(aio, c->timeout_ms);
 	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(ctx, aio);
+	client_leave(c);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
 		nng_msg_free(msg);
 		goto fail_send;
 	}
+	if (!client_enter(c)) {
+		rv = NNG_ECLOSED;
+		goto fail_recv;
+	}
 	int left = c->timeout_ms - (int)(sb_mono_ms() - t0);
 	nng_aio_set_timeout(aio, left > 1 ? left : 1);
 	nng_ctx_recv(ctx, aio);
+	client_leave(c);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0)
 		goto fail_recv;
@@ -848,23 +943,14 @@ int sb_client_call(sb_client *c, const sb_service *svc, int op, json_t *args, js
 
 /* ---- async client ---------------------------------------------------------- */
 
-struct acall {
-	sb_client *c;
-	nng_ctx    ctx;
-	nng_aio   *aio;
-	int        stage; /* 0 sending, 1 receiving */
-	int64_t    t0;
-	sb_call_cb cb;
-	void      *arg;
-};
-
-static void acall_done(struct acall *a, int rc, json_t *data, const sb_error *err)
+/* The call in sl is over: give the slot back, then run the callback. */
+static void acall_done(struct slot *sl, int rc, json_t *data, const sb_error *err)
 {
-	sb_client *c = a->c;
-	a->cb(a->arg, rc, data, err);
-	nng_ctx_close(a->ctx);
-	nng_aio_reap(a->aio);
-	free(a);
+	sb_client *c = sl->c;
+	sb_call_cb cb = sl->cb;
+	void *arg = sl->arg;
+	slot_put(c, sl); /* last touch of sl: another call may take it now */
+	cb(arg, rc, data, err);
 	pthread_mutex_lock(&c->mu); /* last touch of c: sb_client_close waits for this */
 	if (--c->pending == 0)
 		pthread_cond_broadcast(&c->idle);
@@ -873,28 +959,64 @@ static void acall_done(struct acall *a, int rc, json_t *data, const sb_error *er
 
 static void acall_cb(void *arg)
 {
-	struct acall *a = arg;
-	int rv = nng_aio_result(a->aio);
+	struct slot *sl = arg;
+	sb_client *c = sl->c;
+	int rv = nng_aio_result(sl->aio);
 	sb_error err = {0};
+	if (rv == 0 && sl->stage == 0) { /* sent: now the reply */
+		sl->stage = 1;
+		if (!client_enter(c)) {
+			rv = NNG_ECLOSED;
+		} else {
+			int left = c->timeout_ms - (int)(sb_mono_ms() - sl->t0);
+			nng_aio_set_timeout(sl->aio, left > 1 ? left : 1);
+			nng_ctx_recv(sl->ctx, sl->aio);
+			client_leave(c);
+			return;
+		}
+	}
 	if (rv != 0) {
-		if (a->stage == 0)
-			nng_msg_free(nng_aio_get_msg(a->aio));
-		rv_to_err(a->c, rv, a->stage == 0, &err);
-		acall_done(a, -1, NULL, &err);
+		if (sl->stage == 0) { /* a request that was not sent comes back in the aio */
+			nng_msg_free(nng_aio_get_msg(sl->aio));
+			nng_aio_set_msg(sl->aio, NULL);
+		}
+		rv_to_err(c, rv, sl->stage == 0, &err);
+		acall_done(sl, -1, NULL, &err);
 		return;
 	}
-	if (a->stage == 0) {
-		a->stage = 1;
-		int left = a->c->timeout_ms - (int)(sb_mono_ms() - a->t0);
-		nng_aio_set_timeout(a->aio, left > 1 ? left : 1);
-		nng_ctx_recv(a->ctx, a->aio);
-		return;
-	}
-	nng_msg *msg = nng_aio_get_msg(a->aio);
+	nng_msg *msg = nng_aio_get_msg(sl->aio);
+	nng_aio_set_msg(sl->aio, NULL);
 	json_t *data = NULL;
 	int rc = decode_reply(nng_msg_body(msg), nng_msg_len(msg), &data, &err);
 	nng_msg_free(msg);
-	acall_done(a, rc, data, &err);
+	acall_done(sl, rc, data, &err);
+}
+
+/*
+ * Send the request in msg now if the socket has a connection ready for it:
+ * true once it is on its way (the reply is then awaited by sl->aio, on the
+ * caller's thread, with no hand-off), false with msg untouched if not.
+ *
+ * With a zero timeout, nng's REQ protocol either hands the request to a
+ * ready connection at once, or fails with NNG_ETIMEDOUT at once (none
+ * ready: one busy writing, or none connected); either way the callback-less
+ * aio is complete when nng_ctx_send returns, and the wait returns at once.
+ * Sending through sl->aio instead costs a hand-off to one of nng's threads,
+ * whose callback then arms the receive.
+ */
+static bool send_now(struct slot *sl, nng_msg *msg)
+{
+	nng_aio_set_timeout(sl->now, NNG_DURATION_ZERO);
+	nng_aio_set_msg(sl->now, msg);
+	nng_ctx_send(sl->ctx, sl->now);
+	nng_aio_wait(sl->now);
+	nng_aio_set_msg(sl->now, NULL); /* not sent: msg is still ours (the header nng added is rewritten by a send) */
+	if (nng_aio_result(sl->now) != 0)
+		return false;
+	sl->stage = 1;
+	nng_aio_set_timeout(sl->aio, sl->c->timeout_ms);
+	nng_ctx_recv(sl->ctx, sl->aio);
+	return true;
 }
 
 void sb_client_call_async(sb_client *c, const sb_service *svc, int op, json_t *args, sb_call_cb cb, void *arg)
@@ -902,28 +1024,34 @@ void sb_client_call_async(sb_client *c, const sb_service *svc, int op, json_t *a
 	sb_error err = {0};
 	size_t len;
 	char *body = c ? encode_request(svc, op, args, &len) : NULL;
-	if (!body) {
+	bool entered = body && client_enter(c);
+	struct slot *sl = entered ? slot_get(c, true) : NULL;
+	if (!sl) {
+		if (entered)
+			client_leave(c);
 		if (!c)
 			json_decref(args);
-		sb_error_set(&err, c ? SB_INVALID_ARGUMENT : SB_UNAVAILABLE, "request could not be sent");
+		free(body);
+		sb_error_set(&err, c && !body ? SB_INVALID_ARGUMENT : SB_UNAVAILABLE, "request could not be sent");
 		cb(arg, -1, NULL, &err);
 		return;
 	}
-	struct acall *a = calloc(1, sizeof *a);
 	pthread_mutex_lock(&c->mu);
 	c->pending++;
 	pthread_mutex_unlock(&c->mu);
-	a->c = c;
-	a->cb = cb;
-	a->arg = arg;
-	a->t0 = sb_mono_ms();
+	sl->stage = 0;
+	sl->t0 = sb_mono_ms();
+	sl->cb = cb;
+	sl->arg = arg;
 	nng_msg *msg;
-	if (nng_ctx_open(&a->ctx, c->sock) != 0 || nng_aio_alloc(&a->aio, acall_cb, a) != 0 ||
-	    nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len) != 0)
+	if (nng_msg_alloc(&msg, len) != 0)
 		abort();
+	memcpy(nng_msg_body(msg), body, len);
 	free(body);
-	nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME, c->resend_ms);
-	nng_aio_set_timeout(a->aio, c->timeout_ms);
-	nng_aio_set_msg(a->aio, msg);
-	nng_ctx_send(a->ctx, a->aio);
+	if (!send_now(sl, msg)) {
+		nng_aio_set_timeout(sl->aio, c->timeout_ms);
+		nng_aio_set_msg(sl->aio, msg);
+		nng_ctx_send(sl->ctx, sl->aio);
+	}
+	client_leave(c);
 }

@@ -117,7 +117,8 @@ static void on_done(void *arg, int rc, json_t *data, const sb_error *err)
 	struct async_result *r = arg;
 	pthread_mutex_lock(&r->mu);
 	r->rc = rc;
-	snprintf(r->text, sizeof r->text, "%s", rc == 0 ? json_string_value(data) : err->message);
+	snprintf(r->text, sizeof r->text, "%s",
+		 rc < 0 ? err->message : json_is_string(data) ? json_string_value(data) : sb_json_str(data, "text"));
 	r->done = 1;
 	pthread_mutex_unlock(&r->mu);
 	json_decref(data);
@@ -150,6 +151,108 @@ static void test_slow_does_not_block(void **state)
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.text, "slow done");
 	sb_client_close(c);
+	sb_rpc_server_stop(s);
+}
+
+/* Many async calls at once and in waves: contexts are reused, every callback runs once with its own reply. */
+struct echo_wave {
+	pthread_mutex_t mu;
+	int             done, ok, wrong;
+};
+
+static void on_echo(void *arg, int rc, json_t *data, const sb_error *err)
+{
+	struct echo_wave *w = *(struct echo_wave **)arg;
+	const char *want = (const char *)arg + sizeof w;
+	pthread_mutex_lock(&w->mu);
+	w->done++;
+	if (rc == 0 && strcmp(sb_json_str(data, "text") ? sb_json_str(data, "text") : "", want) == 0)
+		w->ok++;
+	else
+		w->wrong++;
+	pthread_mutex_unlock(&w->mu);
+	json_decref(data);
+	free(arg);
+}
+
+static void test_async_many_reuse(void **state)
+{
+	sb_rpc_server *s = start();
+	sb_client *c = sb_client_open(url, NULL, NULL);
+	struct echo_wave w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	int total = 0;
+	for (int wave = 0; wave < 20; wave++) {
+		for (int i = 0; i < 100; i++, total++) { /* more than the 64 idle contexts a client keeps */
+			char *arg = malloc(sizeof(struct echo_wave *) + 32);
+			*(struct echo_wave **)arg = &w;
+			snprintf(arg + sizeof(struct echo_wave *), 32, "m%d", total);
+			sb_client_call_async(c, &svc, OP_ECHO, json_pack("{s:s}", "text", arg + sizeof(struct echo_wave *)),
+					     on_echo, arg);
+		}
+		for (int i = 0; i < 500; i++) {
+			pthread_mutex_lock(&w.mu);
+			int d = w.done;
+			pthread_mutex_unlock(&w.mu);
+			if (d == total)
+				break;
+			sleep_ms(2);
+		}
+	}
+	assert_int_equal(w.done, total);
+	assert_int_equal(w.ok, total);
+	assert_int_equal(w.wrong, 0);
+	sb_client_close(c);
+	sb_rpc_server_stop(s);
+}
+
+/* An async call that timed out leaves its context to the next call, which must get its own reply. */
+static void test_async_timeout_then_reuse(void **state)
+{
+	sb_rpc_server *s = start();
+	sb_client_opts o = {.timeout_ms = 150};
+	sb_client *c = sb_client_open(url, &o, NULL);
+	struct async_result r = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	sb_client_call_async(c, &svc, OP_SLOW, json_pack("{s:i}", "ms", 400), on_done, &r);
+	for (int i = 0; i < 100 && !is_done(&r); i++)
+		sleep_ms(10);
+	assert_true(is_done(&r));
+	assert_int_equal(r.rc, -1);
+	assert_non_null(strstr(r.text, "did not answer"));
+	/* the slow reply arrives while these run on the reused context: it must not be taken for theirs */
+	for (int i = 0; i < 6; i++) {
+		struct async_result e = {.mu = PTHREAD_MUTEX_INITIALIZER};
+		sb_client_call_async(c, &svc, OP_ECHO, json_pack("{s:s}", "text", "fresh"), on_done, &e);
+		for (int k = 0; k < 100 && !is_done(&e); k++)
+			sleep_ms(10);
+		assert_true(is_done(&e));
+		assert_int_equal(e.rc, 0);
+		assert_string_equal(e.text, "fresh");
+		sleep_ms(60);
+	}
+	sb_client_close(c);
+	sb_rpc_server_stop(s);
+}
+
+/* Closing a client with async calls outstanding fails them, each callback once, and frees everything. */
+static void test_async_close_pending(void **state)
+{
+	sb_rpc_server *s = start();
+	sb_client *c = sb_client_open(url, NULL, NULL);
+	struct async_result warm = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	sb_client_call_async(c, &svc, OP_ECHO, json_pack("{s:s}", "text", "warm"), on_done, &warm);
+	for (int i = 0; i < 100 && !is_done(&warm); i++)
+		sleep_ms(10);
+	assert_int_equal(warm.rc, 0);
+	struct async_result r[3] = {{.mu = PTHREAD_MUTEX_INITIALIZER}, {.mu = PTHREAD_MUTEX_INITIALIZER},
+				    {.mu = PTHREAD_MUTEX_INITIALIZER}};
+	for (int i = 0; i < 3; i++)
+		sb_client_call_async(c, &svc, OP_SLOW, json_pack("{s:i}", "ms", 400), on_done, &r[i]);
+	sleep_ms(50);
+	sb_client_close(c); /* returns after every callback */
+	for (int i = 0; i < 3; i++) {
+		assert_true(is_done(&r[i]));
+		assert_int_equal(r[i].rc, -1);
+	}
 	sb_rpc_server_stop(s);
 }
 
@@ -236,6 +339,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo_and_errors),
 		cmocka_unit_test(test_slow_does_not_block),
+		cmocka_unit_test(test_async_many_reuse),
+		cmocka_unit_test(test_async_timeout_then_reuse),
+		cmocka_unit_test(test_async_close_pending),
 		cmocka_unit_test(test_stop_drains_in_flight),
 		cmocka_unit_test(test_no_server_and_restart),
 		cmocka_unit_test(test_missing_handler_refused),

@@ -38,7 +38,7 @@ static const sb_flag flags[] = {
 	{"store-url", "SB_STORE_URL", SB_FLAG_STR, "ipc://{run}/store.sock", "sb-store's request socket", &gw_cfg.store_url, 0, 0, false},
 	{"rag-url", "SB_RAG_URL", SB_FLAG_STR, "ipc://{run}/rag.sock", "sb-rag-worker's request socket", &gw_cfg.rag_url, 0, 0, false},
 	{"bridge-url", "SB_BRIDGE_URL", SB_FLAG_STR, "ipc://{run}/bridge.sock", "sb-media-bridge's request socket (session.prepare)", &gw_cfg.bridge_url, 0, 0, false},
-	{"scheduler-url", "SB_SCHEDULER_URL", SB_FLAG_STR, "ipc://{run}/scheduler.sock", "sb-scheduler's request socket (outreach.trigger)", &gw_cfg.scheduler_url, 0, 0, false},
+	{"scheduler-url", "SB_SCHEDULER_URL", SB_FLAG_STR, "ipc://{run}/scheduler.sock", "sb-scheduler's request socket (outreach.trigger, outreach.reconcile)", &gw_cfg.scheduler_url, 0, 0, false},
 	{"twilio-auth-token", "TWILIO_AUTH_TOKEN", SB_FLAG_STR, NULL, "Twilio auth token: the key of X-Twilio-Signature", &gw_cfg.twilio_token, 0, 0, true},
 	{"secret", "SB_SECRET", SB_FLAG_STR, NULL, "signs media-stream tokens; sb-media-bridge needs the same (random if unset)", &gw_cfg.secret, 0, 0, true},
 	{"admin-key", "SB_ADMIN_KEY", SB_FLAG_STR, NULL, "an API key with admin rights, for automation and a new install", &gw_cfg.admin_key, 0, 0, true},

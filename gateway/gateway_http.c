@@ -295,7 +295,8 @@ static enum MHD_Result on_data(gw_req *r, const char *data, size_t *size)
 		return MHD_NO; /* chunked past the limit: no 413 possible mid-upload, close */
 	}
 	if (r->blen + *size > r->bcap) {
-		size_t cap = r->bcap ? r->bcap : 1024;
+		long long declared = content_length(r); /* within --max-body: admit() checked */
+		size_t cap = r->bcap ? r->bcap : declared > 0 ? (size_t)declared : 1024;
 		while (cap < r->blen + *size)
 			cap *= 2;
 		if (cap > (size_t)gw_cfg.max_body)

@@ -102,9 +102,10 @@ void gw_metrics_request(const gw_route *route, const char *method, int status, i
 	double ms = (double)(sb_mono_us() - t0_us) / 1000.0;
 	sb_counter_inc(counter_for(ri, mi, status_index(status)));
 	sb_histogram_observe(M.duration[ri], ms);
-	sb_publish(gw.pub, SB_EV_HTTP_REQUEST,
-		   json_pack("{s:s,s:s,s:i,s:f}", "method", METHODS[mi], "route", route_label(ri), "status", status,
-			     "latencyMs", ms));
+	if (sb_pub_wanted(gw.pub))
+		sb_publish(gw.pub, SB_EV_HTTP_REQUEST,
+			   json_pack("{s:s,s:s,s:i,s:f}", "method", METHODS[mi], "route", route_label(ri), "status",
+				     status, "latencyMs", ms));
 }
 
 void gw_metrics_signature_failure(void)

@@ -12,7 +12,10 @@
  *   POST /api/twilio/status    status callback: calls.update_status (the store
  *                              never moves a call backwards and keeps the
  *                              first terminal status, so late, repeated and
- *                              out-of-order callbacks are harmless)
+ *                              out-of-order callbacks are harmless); for a
+ *                              payer's call, sb-scheduler is then told to
+ *                              bring the payer's attempt up to date now
+ *                              (outreach.reconcile, fire and forget)
  *
  * Every webhook is signed (gw_twilio_verify: 403 otherwise) and every answer
  * is 200 text/xml: a refusal to stream is TwiML too (not in service, or an
@@ -47,6 +50,7 @@
 #define NUMBER_TTL_MS         5000
 #define NUMBER_SLOTS          4096
 #define PREPARE_MAX_INFLIGHT  256 /* session.prepare calls outstanding at once; beyond, skipped */
+#define RECONCILE_MAX_INFLIGHT 256 /* outreach.reconcile calls outstanding at once; beyond, skipped */
 #define FIELD_MAX             64  /* the store's limit on sids, numbers and ids */
 
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -83,11 +87,13 @@ typedef struct tw_call {
 static struct {
 	gw_cache       *numbers;       /* E.164 → tw_number */
 	_Atomic int     prepares;      /* session.prepare calls in flight */
+	_Atomic int     reconciles;    /* outreach.reconcile calls in flight */
 	pthread_mutex_t mu;
 	pthread_cond_t  idle;
 	_Atomic int64_t last_warn_s;   /* rate limit of the bad-signature warning */
 	_Atomic long    unwarned;
 	sb_metric      *prep_ok, *prep_failed, *prep_skipped, *callback_failed;
+	sb_metric      *rec_ok, *rec_failed, *rec_skipped;
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
 
 int gw_twilio_init(void)
@@ -97,6 +103,11 @@ int gw_twilio_init(void)
 	T.prep_ok = sb_counter(name, help, "result=\"ok\"");
 	T.prep_failed = sb_counter(name, help, "result=\"failed\"");
 	T.prep_skipped = sb_counter(name, help, "result=\"skipped\"");
+	name = "sb_gateway_outreach_reconcile_total";
+	help = "outreach.reconcile calls to the scheduler after a payer call's status callback.";
+	T.rec_ok = sb_counter(name, help, "result=\"ok\"");
+	T.rec_failed = sb_counter(name, help, "result=\"failed\"");
+	T.rec_skipped = sb_counter(name, help, "result=\"skipped\"");
 	T.callback_failed = sb_counter("sb_gateway_status_callback_failures_total",
 				       "Status callbacks acknowledged but not recorded (logged).", NULL);
 	return 0;
@@ -135,6 +146,8 @@ static tw_kind kind_of(const gw_req *r)
 /* Publish twilio.webhook for r with outcome status. */
 static void publish(gw_req *r, const char *sid, const char *status)
 {
+	if (!sb_pub_wanted(gw.pub))
+		return;
 	double ms = (double)(sb_mono_us() - gw_started_us(r)) / 1000.0;
 	sb_publish(gw.pub, SB_EV_TWILIO_WEBHOOK,
 		   json_pack("{s:s,s:o,s:s,s:f}", "kind", KIND_NAME[kind_of(r)], "callSid",
@@ -375,9 +388,8 @@ static char *stream_twiml(const tw_call *c)
 		return NULL;
 	snprintf(url, sizeof url, "%s%s", gw.stream_url,
 		 c->kind == TW_VOICE ? "/api/twilio/stream" : "/collect-iq/media-stream");
-	size_t cap = 2048;
-	char *out = malloc(cap);
-	xml_buf b = {out, cap, out != NULL};
+	char out[2048];
+	xml_buf b = {out, sizeof out, true};
 	put(&b, XML_DECL "<Response><Connect><Stream url=\"", false);
 	put(&b, url, true);
 	put(&b, "\">", false);
@@ -385,11 +397,7 @@ static char *stream_twiml(const tw_call *c)
 	put_param(&b, "callSid", c->call_sid);
 	put_param(&b, "token", token);
 	put(&b, "</Stream></Connect></Response>", false);
-	if (!b.ok) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return b.ok ? strdup(out) : NULL; /* its own size: a 2 KiB block would cost malloc a consolidation */
 }
 
 /* calls.create answered: prepare the bridge and stream (voice and outbound). */
@@ -549,9 +557,37 @@ static void status_unknown_call(gw_req *r)
 	}
 }
 
+static void reconciled(void *arg, int rc, json_t *data, const sb_error *err)
+{
+	json_decref(data);
+	sb_counter_inc(rc == 0 ? T.rec_ok : T.rec_failed);
+	if (rc < 0)
+		sb_debug("twilio.reconcile_failed", "code=%s", sb_code_name(err->code));
+	atomic_fetch_sub(&T.reconciles, 1);
+}
+
+/* The call (calls.update_status data) is a payer's: have the scheduler update the payer's attempt and
+ * lastOutreachStatus from the call log now rather than at its next evaluation. Never waits, never fails the
+ * callback: if the scheduler is away, its next evaluation of the payer does the same. */
+static void tell_scheduler(const json_t *call)
+{
+	const char *payer = sb_json_str(call, "payerId");
+	if (!payer)
+		return;
+	if (atomic_fetch_add(&T.reconciles, 1) >= RECONCILE_MAX_INFLIGHT) { /* the scheduler is slow or down */
+		atomic_fetch_sub(&T.reconciles, 1);
+		sb_counter_inc(T.rec_skipped);
+		return;
+	}
+	sb_client_call_async(gw.scheduler, &SB_SVC_SCHEDULER, SB_SCHEDULER_OUTREACH_RECONCILE,
+			     json_pack("{s:s}", "payerId", payer), reconciled, NULL);
+}
+
 static void status_updated(gw_req *r, int rc, json_t *data, const sb_error *err)
 {
 	tw_call *c = gw_state_of(r);
+	if (rc == 0)
+		tell_scheduler(data); /* the call log is committed: the scheduler reads it */
 	json_decref(data);
 	if (rc == 0)
 		tw_reply(r, c->status, TWIML_ACK, NULL);

@@ -5,8 +5,9 @@
  * urgent email, STAGE_3 outbound AI call, on a timer (--interval) and on
  * demand.
  *
- * Sockets: REP on --listen (schemas/scheduler.json: outreach.trigger,
- * outreach.status — the gateway's POST /api/payers/{id}/outreach), PUB on
+ * Sockets: REP on --listen (schemas/scheduler.json: outreach.trigger —
+ * the gateway's POST /api/payers/{id}/outreach —, outreach.reconcile — the
+ * gateway after each status callback of a payer's call —, outreach.status), PUB on
  * --events (outreach.sent, .call_initiated, .failed, .skipped, .run); REQ to
  * the store (payers.*, outreach.claim/complete). Out: SMTP or the outbox
  * folder, Twilio REST.
@@ -106,6 +107,11 @@ static void op_trigger(sb_req *req, json_t *args)
 	sched_runner_trigger(st.runner, sb_json_str(args, "payerId"), now, req);
 }
 
+static void op_reconcile(sb_req *req, json_t *args)
+{
+	sched_runner_reconcile(st.runner, sb_json_str(args, "payerId"), req);
+}
+
 static void payer_status(void *arg, int rc, json_t *data, const sb_error *err)
 {
 	sb_req *req = arg;
@@ -142,6 +148,9 @@ static void dispatch(sb_req *req, json_t *args, void *ctx)
 	switch (sb_req_op(req)) {
 	case SB_SCHEDULER_OUTREACH_TRIGGER:
 		op_trigger(req, args);
+		break;
+	case SB_SCHEDULER_OUTREACH_RECONCILE:
+		op_reconcile(req, args);
 		break;
 	case SB_SCHEDULER_OUTREACH_STATUS:
 		op_status(req, args);

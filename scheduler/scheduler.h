@@ -161,12 +161,19 @@ typedef struct sched {
  * now = 0 uses the real clock. Returns the outcome for outreach.trigger (owned). Blocking: workers only. */
 json_t *sched_process_payer(sched *s, const char *payer_id, int64_t now);
 
+/* Bring payer_id's placed calls up to date from the call log (attempts and lastOutreachStatus), contacting
+ * nobody. Returns how many attempts moved, or -1 if the payer could not be read. Blocking: workers only. */
+int sched_reconcile_payer(sched *s, const char *payer_id);
+
 typedef struct sched_runner sched_runner;
 
 /* Start the timer thread (every interval_s; 0 = triggers only) and nworkers workers. */
 sched_runner *sched_runner_start(sched *s, long interval_s, int nworkers, size_t queue_cap, sb_error *err);
 /* Queue a trigger for payer (now 0 = real clock); req is answered when done (or at once if the queue is full). */
 void sched_runner_trigger(sched_runner *r, const char *payer_id, int64_t now, sb_req *req);
+/* Queue a reconcile of payer (outreach.reconcile) and answer req at once: queued, or not when an evaluation
+ * of that payer is already waiting (it reconciles first). */
+void sched_runner_reconcile(sched_runner *r, const char *payer_id, sb_req *req);
 /* The runner's state for outreach.status (owned). */
 json_t *sched_runner_status(sched_runner *r);
 /* Finish the attempts in hand, answer queued triggers unavailable, join the threads. */

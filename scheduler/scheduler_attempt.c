@@ -420,6 +420,21 @@ static json_t *act(job *j, const sched_decision *d)
 	return outcome("error", NULL, "unknown decision", NULL, d->stage, NULL);
 }
 
+int sched_reconcile_payer(sched *s, const char *payer_id)
+{
+	json_t *payer = NULL;
+	sb_error err = {0};
+	if (store_payers_get(s->store, json_pack("{s:s}", "id", payer_id), &payer, &err) < 0) {
+		sb_warn("sched.reconcile_failed", "payer=%s code=%s msg=\"%s\"", payer_id, sb_code_name(err.code),
+			err.message);
+		return -1;
+	}
+	job j = {.s = s, .payer = payer, .payer_id = payer_id};
+	int moved = reconcile_calls(&j);
+	json_decref(payer);
+	return moved;
+}
+
 json_t *sched_process_payer(sched *s, const char *payer_id, int64_t now)
 {
 	json_t *result = NULL;

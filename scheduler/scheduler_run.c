@@ -10,9 +10,12 @@
  *             LIST asks the store for the due payers (payers.due) and queues
  *             one PAYER job each; PAYER evaluates and contacts one payer
  *             (scheduler_attempt.c) and answers the trigger request if the
- *             job came from outreach.trigger.
+ *             job came from outreach.trigger; a PAYER job made by
+ *             outreach.reconcile only brings the payer's placed calls up to
+ *             date from the call log (it contacts nobody).
  *   nng's     outreach.trigger only queues a job (never blocks); the reply
- *             is sent by the worker when the payer is done.
+ *             is sent by the worker when the payer is done. outreach.reconcile
+ *             is answered as soon as it is queued (or found already queued).
  *
  * One job per payer at a time: a worker skips queued jobs whose payer is
  * being worked on by another worker, so two evaluations of one payer never
@@ -45,6 +48,7 @@ typedef enum { JOB_LIST, JOB_PAYER } job_kind;
 typedef struct job_item {
 	job_kind kind;
 	bool     from_run;   /* part of a timer run (counted in run_pending) */
+	bool     reconcile;  /* PAYER: only reconcile its calls with the call log (outreach.reconcile) */
 	char     payer_id[PAYER_ID_MAX + 1];
 	int64_t  now;        /* injected clock or 0 */
 	sb_req  *req;        /* trigger to answer, or NULL */
@@ -157,11 +161,15 @@ static void run_job(sched_runner *r, int slot, job_item *it)
 		list_due(r);
 		return;
 	}
-	json_t *res = sched_process_payer(r->s, it->payer_id, it->now);
-	if (it->req)
-		answer(it->req, res);
-	else
-		json_decref(res);
+	if (it->reconcile) {
+		sched_reconcile_payer(r->s, it->payer_id);
+	} else {
+		json_t *res = sched_process_payer(r->s, it->payer_id, it->now);
+		if (it->req)
+			answer(it->req, res);
+		else
+			json_decref(res);
+	}
 	pthread_mutex_lock(&r->mu);
 	r->active[slot][0] = '\0';
 	pthread_cond_broadcast(&r->work_cv); /* a job for this payer may now run */
@@ -283,6 +291,29 @@ void sched_runner_trigger(sched_runner *r, const char *payer_id, int64_t now, sb
 	pthread_mutex_unlock(&r->mu);
 	if (rc < 0)
 		sb_req_fail(req, SB_UNAVAILABLE, "the scheduler is %s", r->stop ? "shutting down" : "busy (queue full)");
+}
+
+/* A job for id waiting in the queue (not yet taken) that will reconcile its calls when it runs. Caller holds mu. */
+static bool reconcile_queued(const sched_runner *r, const char *id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->q[i].kind == JOB_PAYER && !strcmp(r->q[i].payer_id, id) && (r->q[i].reconcile || r->s->twilio))
+			return true;
+	return false;
+}
+
+void sched_runner_reconcile(sched_runner *r, const char *payer_id, sb_req *req)
+{
+	job_item it = {.kind = JOB_PAYER, .reconcile = true};
+	snprintf(it.payer_id, sizeof it.payer_id, "%s", payer_id);
+	pthread_mutex_lock(&r->mu);
+	bool waiting = !r->stop && reconcile_queued(r, payer_id); /* it reads the call log after us anyway */
+	int rc = r->stop ? -1 : waiting ? 0 : push(r, &it);
+	pthread_mutex_unlock(&r->mu);
+	if (rc < 0)
+		sb_req_fail(req, SB_UNAVAILABLE, "the scheduler is %s", r->stop ? "shutting down" : "busy (queue full)");
+	else
+		sb_req_ok(req, json_pack("{s:s,s:b}", "payerId", payer_id, "queued", !waiting));
 }
 
 json_t *sched_runner_status(sched_runner *r)

@@ -45,23 +45,25 @@ struct store_writer {
 
 static const double BATCH_BOUNDS[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 
-static int exec_simple(sqlite3 *db, const char *sql)
+/* Run a transaction-control statement (prepared once, from the writer's statement cache). */
+static int exec_simple(store_writer *w, const char *sql)
 {
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	store_tx tx = {.db = w->db, .cache = w->cache};
+	return store_exec(&tx, NULL, sql, "") < 0 ? -1 : 0;
 }
 
 /* Run one op inside its savepoint. */
 static void run_one(store_writer *w, wreq *r)
 {
 	store_tx tx = {.db = w->db, .cache = w->cache, .now = sb_now_ms(), .events = json_array()};
-	exec_simple(w->db, "SAVEPOINT op");
+	exec_simple(w, "SAVEPOINT op");
 	r->rc = STORE_OPS[r->op](&tx, r->args, &r->out, &r->err);
 	if (r->rc == 0) {
-		exec_simple(w->db, "RELEASE op");
+		exec_simple(w, "RELEASE op");
 		r->events = tx.events;
 	} else {
-		exec_simple(w->db, "ROLLBACK TO op");
-		exec_simple(w->db, "RELEASE op");
+		exec_simple(w, "ROLLBACK TO op");
+		exec_simple(w, "RELEASE op");
 		json_decref(tx.events);
 		json_decref(r->out);
 		r->out = NULL;
@@ -95,17 +97,17 @@ static void answer(store_writer *w, wreq *list, bool committed, const char *why)
 static void commit_group(store_writer *w, wreq *list, int n)
 {
 	int64_t t0 = sb_mono_us();
-	if (exec_simple(w->db, "BEGIN IMMEDIATE") < 0) {
+	if (exec_simple(w, "BEGIN IMMEDIATE") < 0) {
 		answer(w, list, false, sqlite3_errmsg(w->db));
 		sb_counter_inc(w->m_commit_fail);
 		return;
 	}
 	for (wreq *r = list; r; r = r->next)
 		run_one(w, r);
-	if (exec_simple(w->db, "COMMIT") < 0) {
+	if (exec_simple(w, "COMMIT") < 0) {
 		char why[256];
 		snprintf(why, sizeof why, "%s", sqlite3_errmsg(w->db));
-		exec_simple(w->db, "ROLLBACK");
+		exec_simple(w, "ROLLBACK");
 		sb_error_log("store.commit_failed", "ops=%d msg=\"%s\"", n, why);
 		sb_counter_inc(w->m_commit_fail);
 		answer(w, list, false, why);

@@ -10,7 +10,9 @@
  *   - opted out: skipped; STAGE_2 by days overdue: the urgent template;
  *   - STAGE_3: the Calls request (basic auth, To, From, Url, StatusCallback,
  *     StatusCallbackEvent repeated); the eighth call in 7 days is skipped;
- *     Twilio 400 → FAILED, 500 → UNKNOWN (never retried);
+ *     Twilio 400 → FAILED, 500 → UNKNOWN (never retried); outreach.reconcile
+ *     moves an attempt and its payer to the call log's status (NO_ANSWER)
+ *     without contacting anyone;
  *   - an email claim left open by a "crash" is sent once on the next
  *     evaluation; a call claim left open is closed UNKNOWN and not dialled;
  *   - "now" is refused without --test-clock; SIGTERM exits 0.
@@ -226,6 +228,32 @@ static void test_status_callbacks_reach_attempts(void **state)
 	assert_string_equal(attempt_status("payer_c1", 0, buf, sizeof buf), "CALL_COMPLETED");
 }
 
+/* outreach.reconcile (what the gateway sends after a status callback): the attempt and the payer follow the
+ * call log at once, and nobody is contacted (a trigger here would dial again: the cool-down is 0). */
+static void test_reconcile_contacts_nobody(void **state)
+{
+	char sid[64], buf[64];
+	assert_int_equal(sched_payer(st, "payer_c6", NULL, "+15557650006", 90, "STAGE_3", "America/New_York"), 0);
+	expect(trigger("payer_c6", "2026-03-02T12:00:00-05:00"), "call_initiated", "CALL_INITIATED");
+	attempt_sid("payer_c6", 0, sid, sizeof sid);
+	json_decref(sbt_ok(st, "calls.create", json_pack("{s:s,s:s,s:s,s:s}", "callSid", sid, "direction", "outbound",
+							 "payerId", "payer_c6", "status", "no-answer")));
+	json_t *r = sbt_ok(sc, "outreach.reconcile", json_pack("{s:s}", "payerId", "payer_c6"));
+	assert_non_null(r);
+	assert_string_equal(sb_json_str(r, "payerId"), "payer_c6");
+	assert_true(json_is_boolean(json_object_get(r, "queued")));
+	json_decref(r);
+	for (int i = 0; i < 500 && strcmp(attempt_status("payer_c6", 0, buf, sizeof buf), "NO_ANSWER"); i++)
+		usleep(10 * 1000); /* answered when queued: the worker is at it */
+	assert_string_equal(attempt_status("payer_c6", 0, buf, sizeof buf), "NO_ANSWER");
+	assert_string_equal(last_status("payer_c6", buf, sizeof buf), "NO_ANSWER");
+	assert_int_equal(stub_calls_to(&tw, "+15557650006"), 1);
+	json_t *p = sbt_ok(st, "payers.get", json_pack("{s:s}", "id", "payer_c6"));
+	assert_int_equal(json_array_size(json_object_get(p, "attempts")), 1);
+	json_decref(p);
+	assert_string_equal(sbt_code(sc, "outreach.reconcile", json_object()), "invalid_argument"); /* payerId required */
+}
+
 static void test_twilio_errors(void **state)
 {
 	assert_int_equal(sched_payer(st, "payer_c4", NULL, "+15550000400", 90, "STAGE_3", "America/New_York"), 0);
@@ -289,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_stage2_urgent),
 		cmocka_unit_test(test_call_request_and_seven_in_seven),
 		cmocka_unit_test(test_status_callbacks_reach_attempts),
+		cmocka_unit_test(test_reconcile_contacts_nobody),
 		cmocka_unit_test(test_twilio_errors),
 		cmocka_unit_test(test_crash_leftovers),
 		cmocka_unit_test(test_status_and_no_clock),

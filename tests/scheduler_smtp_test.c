@@ -18,9 +18,9 @@
  *
  * The delivering scheduler runs with --no-smtp-starttls: OpenSMTPD 6.8.0p2
  * as packaged in bookworm fails every TLS handshake with OpenSSL 3 ("EVP
- * lib" in its privilege-separated key engine, RSA and ECDSA alike), so a
- * STARTTLS delivery test needs another MTA (exim4, GnuTLS) — see
- * docs/OUTREACH.md.
+ * lib" in its privilege-separated key engine, RSA and ECDSA alike); the
+ * STARTTLS delivery is tested by scheduler_starttls_test.c (an aiosmtpd
+ * server) — see docs/OUTREACH.md.
  *
  * Skipped when smtpd is not installed or the test does not run as root.
  */

@@ -7,11 +7,21 @@
  *        → 201 Call resource with a fresh CA… sid; then (unless --rest-no-dial)
  *        status callbacks initiated/ringing as subscribed, the voice webhook at
  *        Url (Direction=outbound-api) and the media stream its TwiML names,
- *        then "in-progress" if "answered" was subscribed, "completed" at the end
+ *        then "in-progress" if "answered" was subscribed, and the call's final
+ *        status ("completed", with CallDuration) when it ends, however it ended
+ *        (the caller hung up, or a REST update did) if "completed" was subscribed
  *   POST /2010-04-01/Accounts/{AC}/Calls/{CA}.json   update: Status=completed|canceled
  *        ends the simulated call; Twiml=<Response><Dial>N</Dial>… records a
  *        transfer to N and ends the stream → 200 Call resource; unknown CA → 404
  *   GET  the same resource                            → 200 Call resource
+ *
+ * The simulated callee, like Twilio's magic test numbers, is chosen by the
+ * To number: one ending in 0480 never answers. Its call gets the initiated
+ * and ringing callbacks, rings for the create's Timeout (seconds, Twilio's
+ * default 60) and then ends "no-answer" (the final callback, CallDuration 0),
+ * with no voice webhook and no stream; an update while it rings ends it at
+ * once with the status asked for. A thread of its own (the ringer) keeps
+ * that time.
  *
  * Errors use Twilio's body {"code","message","more_info","status"}: 401/20003
  * bad credentials, 400/21201 missing To/From/Url, 404/20404 unknown call.
@@ -26,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "callsim.h"
 #include "sb_base64.h"
@@ -35,8 +46,10 @@
 #include "sb_time.h"
 #include "sb_twilio.h"
 
-#define BODY_MAX 65536
-#define PREFIX   "/2010-04-01/Accounts/"
+#define BODY_MAX         65536
+#define PREFIX           "/2010-04-01/Accounts/"
+#define NO_ANSWER_SUFFIX "0480" /* To numbers ending so never answer */
+#define RING_DEFAULT_S   60     /* Twilio's default Timeout */
 
 enum { EV_INITIATED = 1, EV_RINGING = 2, EV_ANSWERED = 4, EV_COMPLETED = 8 };
 
@@ -44,6 +57,8 @@ typedef struct rcall {
 	char     sid[CS_SID], from[64], to[64], status[16], cb[CS_URL];
 	unsigned events;
 	bool     outbound;
+	bool     ended;      /* its final status is known (and its callback queued, if subscribed) */
+	int64_t  ring_until; /* an unanswered call: rings until then (sb_mono_ms), else 0 */
 } rcall;
 
 typedef struct req {
@@ -60,6 +75,9 @@ static struct {
 	json_t            *log;
 	FILE              *logf;
 	long               fails;
+	pthread_cond_t     ring_cv; /* the ringer's wake-up (CLOCK_MONOTONIC) */
+	pthread_t          ringer;
+	bool               ringer_started, stopping;
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- registry (under S.mu) ------------------------------------------------------------------ */
@@ -91,14 +109,24 @@ void rest_register(const char *sid, const char *from, const char *to)
 	pthread_mutex_unlock(&S.mu);
 }
 
+/* c's final status is c->status: queue its callback if "completed" was subscribed (Twilio sends every
+ * final status, completed, busy, no-answer, canceled, under that event). Under S.mu. */
+static void call_final(rcall *c, long duration_s)
+{
+	c->ended = true;
+	c->ring_until = 0;
+	if (c->cb[0] && (c->events & EV_COMPLETED))
+		hook_status(c->sid, c->cb, c->from, c->to, c->status, duration_s);
+}
+
 void rest_call_ended(const char *sid, long duration_s)
 {
 	pthread_mutex_lock(&S.mu);
 	rcall *c = find(sid);
-	if (c && strcmp(c->status, "completed") != 0 && strcmp(c->status, "canceled") != 0) {
-		snprintf(c->status, sizeof c->status, "completed");
-		if (c->cb[0] && (c->events & EV_COMPLETED))
-			hook_status(c->sid, c->cb, c->from, c->to, "completed", duration_s);
+	if (c && !c->ended) {
+		if (strcmp(c->status, "canceled") != 0) /* a REST update may have said canceled */
+			snprintf(c->status, sizeof c->status, "completed");
+		call_final(c, duration_s);
 	}
 	pthread_mutex_unlock(&S.mu);
 }
@@ -193,6 +221,29 @@ static void dial_back(const rcall *c, const char *url)
 		hook_status(c->sid, c->cb, c->from, c->to, "in-progress", -1);
 }
 
+/* The callee never answers (NO_ANSWER_SUFFIX): callbacks up to ringing, then the ringer's no-answer. */
+static void ring_unanswered(rcall *c, const sb_form *f)
+{
+	const char *t = sb_form_get(f, "Timeout");
+	long secs = t ? strtol(t, NULL, 10) : RING_DEFAULT_S;
+	if (secs < 1 || secs > 600)
+		secs = RING_DEFAULT_S;
+	if (c->cb[0] && (c->events & EV_INITIATED))
+		hook_status(c->sid, c->cb, c->from, c->to, "initiated", -1);
+	if (c->cb[0] && (c->events & EV_RINGING))
+		hook_status(c->sid, c->cb, c->from, c->to, "ringing", -1);
+	snprintf(c->status, sizeof c->status, "ringing");
+	c->ring_until = sb_mono_ms() + secs * 1000;
+	pthread_cond_signal(&S.ring_cv);
+	sb_info("callsim.ringing", "call=%s to=%s no_answer_after_s=%ld", c->sid, c->to, secs);
+}
+
+static bool never_answers(const char *to)
+{
+	size_t n = strlen(to), k = strlen(NO_ANSWER_SUFFIX);
+	return n >= k && strcmp(to + n - k, NO_ANSWER_SUFFIX) == 0;
+}
+
 static enum MHD_Result on_create(struct MHD_Connection *conn, const char *path, const sb_form *f)
 {
 	const char *to = sb_form_get(f, "To"), *from = sb_form_get(f, "From"), *url = sb_form_get(f, "Url");
@@ -221,7 +272,9 @@ static enum MHD_Result on_create(struct MHD_Connection *conn, const char *path, 
 	c->events = events_of(f);
 	snprintf(c->cb, sizeof c->cb, "%s", cb ? cb : "");
 	json_t *body = resource(c);
-	if (url && *url && !cs.rest_no_dial)
+	if (url && *url && !cs.rest_no_dial && never_answers(to))
+		ring_unanswered(c, f);
+	else if (url && *url && !cs.rest_no_dial)
 		dial_back(c, url);
 	pthread_mutex_unlock(&S.mu);
 	record("POST", path, "create", sid, 201, f);
@@ -249,7 +302,10 @@ static enum MHD_Result on_update(struct MHD_Connection *conn, const char *path, 
 	rcall *c = find(sid);
 	json_t *body = NULL;
 	bool ends = st && (strcmp(st, "completed") == 0 || strcmp(st, "canceled") == 0);
-	if (c && (ends || dial[0])) {
+	if (c && ends && c->ring_until) { /* still ringing: nobody to hang up on */
+		snprintf(c->status, sizeof c->status, "%s", st);
+		call_final(c, 0);
+	} else if (c && (ends || dial[0])) {
 		cs_msg *m = calloc(1, sizeof *m);
 		m->kind = CS_END;
 		snprintf(m->call_sid, sizeof m->call_sid, "%s", sid);
@@ -340,6 +396,50 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
 	*con_cls = NULL;
 }
 
+/* ---- the ringer: unanswered calls end no-answer when their Timeout is up ------------------- */
+
+static void *ringer_main(void *arg)
+{
+	pthread_mutex_lock(&S.mu);
+	while (!S.stopping) {
+		int64_t now = sb_mono_ms(), next = 0;
+		for (int i = 0; i < S.n; i++) {
+			rcall *c = &S.calls[i];
+			if (c->ring_until && c->ring_until <= now) {
+				snprintf(c->status, sizeof c->status, "no-answer");
+				sb_info("callsim.no_answer", "call=%s to=%s", c->sid, c->to);
+				call_final(c, 0);
+			} else if (c->ring_until && (!next || c->ring_until < next)) {
+				next = c->ring_until;
+			}
+		}
+		if (!next) {
+			pthread_cond_wait(&S.ring_cv, &S.mu);
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t ns = (int64_t)ts.tv_nsec + (next - now) * 1000000;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		pthread_cond_timedwait(&S.ring_cv, &S.mu, &ts);
+	}
+	pthread_mutex_unlock(&S.mu);
+	return NULL;
+}
+
+static int ringer_start(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&S.ring_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	S.stopping = false;
+	S.ringer_started = pthread_create(&S.ringer, NULL, ringer_main, NULL) == 0;
+	return S.ringer_started ? 0 : -1;
+}
+
 int rest_start(const char *listen)
 {
 	char host[64];
@@ -353,6 +453,8 @@ int rest_start(const char *listen)
 		return -1;
 	S.log = json_array();
 	if (cs.rest_log && !(S.logf = fopen(cs.rest_log, "a")))
+		return -1;
+	if (ringer_start() < 0)
 		return -1;
 	S.d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
 			       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
@@ -368,6 +470,15 @@ void rest_stop(void)
 	if (S.d)
 		MHD_stop_daemon(S.d);
 	S.d = NULL;
+	if (S.ringer_started) {
+		pthread_mutex_lock(&S.mu);
+		S.stopping = true;
+		pthread_cond_signal(&S.ring_cv);
+		pthread_mutex_unlock(&S.mu);
+		pthread_join(S.ringer, NULL);
+		pthread_cond_destroy(&S.ring_cv);
+		S.ringer_started = false;
+	}
 	if (S.logf)
 		fclose(S.logf);
 	S.logf = NULL;
