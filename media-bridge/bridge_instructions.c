@@ -7,7 +7,8 @@
  * debt-collector disclosure and the tone rules. Both: GA session shape
  * (type "realtime", audio/pcmu both ways so μ-law passes through
  * untouched, turn detection, noise reduction, input transcription, tools,
- * max_output_tokens).
+ * max_output_tokens). The greeting's response.create also carries
+ * response.metadata {business_id, call_sid[, payer_id]}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,21 @@ json_t *instructions_session_update(bridge_call *c)
 		"tools", tools_for(c), "tool_choice", "auto", "max_output_tokens", 1024);
 }
 
+/* response.metadata (GA: string values) naming whom the session serves, so a provider such as the
+ * offline engine can load that business's knowledge; empty values are left out. */
+static json_t *greeting_metadata(const bridge_call *c)
+{
+	const char *biz = c->business_id[0] ? c->business_id : sb_json_str(json_object_get(c->context, "payer"), "businessId");
+	json_t *m = json_object();
+	if (biz && *biz)
+		json_object_set_new(m, "business_id", json_string(biz));
+	if (c->call_sid[0])
+		json_object_set_new(m, "call_sid", json_string(c->call_sid));
+	if (c->outbound && c->payer_id[0])
+		json_object_set_new(m, "payer_id", json_string(c->payer_id));
+	return m;
+}
+
 json_t *instructions_greeting(const bridge_call *c)
 {
 	char buf[1200];
@@ -116,7 +132,10 @@ json_t *instructions_greeting(const bridge_call *c)
 	size_t n = strlen(c->instructions ? c->instructions : "") + strlen(buf) + 4;
 	char *all = malloc(n);
 	snprintf(all, n, "%s\n\n%s", c->instructions ? c->instructions : "", buf);
-	json_t *r = json_pack("{s:s}", "instructions", all);
+	json_t *r = json_pack("{s:s}", "instructions", all), *meta = greeting_metadata(c);
 	free(all);
+	if (json_object_size(meta))
+		json_object_set(r, "metadata", meta);
+	json_decref(meta);
 	return r;
 }

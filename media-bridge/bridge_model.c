@@ -11,7 +11,8 @@
  * sb_jscan, no parse. Everything else is parsed strictly and dispatched by
  * a table to bridge_session.c / bridge_tools.c. Unknown events are ignored
  * (the server adds events over time), errors are logged and mostly
- * non-fatal.
+ * non-fatal. At --log-level debug every parsed (non-delta) event's type is
+ * logged as bridge.model_event, so tests can read the sequence received.
  *
  * Out: client events from a bounded per-call FIFO, written as ready masked
  * frames, all queued ones in one raw send: directly at the end of the
@@ -359,6 +360,8 @@ static void on_message(bridge_call *c, const char *msg, size_t len)
 		json_decref(ev);
 		return;
 	}
+	char q[96];
+	sb_debug("bridge.model_event", "call=%s type=%s", c->call_sid, sb_log_quote(type, q, sizeof q));
 	for (size_t k = 0; k < sizeof EVENTS / sizeof EVENTS[0]; k++)
 		if (strcmp(EVENTS[k].type, type) == 0) {
 			EVENTS[k].fn(c, ev);

@@ -2,10 +2,12 @@
  * launcher_test.c — `make run`'s launcher (tools/run.sh) end to end.
  *
  * Starts the launcher with its data in the test folder and free loopback
- * ports, with sb-realtime-sim standing in for the speech model. Waits for
- * /healthz, places a simulated call with sb-callsim through the real
- * webhook → TwiML → media stream path to the seeded demo business, checks
- * the stored transcript and the knowledge lookup, checks that the launcher's
+ * ports and no OpenAI key, so the speech model is the offline voice engine
+ * (sb-voice), exactly as a newcomer's `make run` has it. Waits for /healthz,
+ * places a simulated call with sb-callsim through the real webhook → TwiML →
+ * media stream path to the seeded demo business, the caller asking a
+ * synthesised question, and checks the stored transcript (the question
+ * recognised, the seeded knowledge's answer spoken) and the lookup, checks that the launcher's
  * sb-tap showed call.started … call.ended for that call, then sends SIGTERM
  * and requires every daemon to have exited 0 ("all stopped cleanly").
  */
@@ -145,11 +147,14 @@ static void test_make_run_places_a_call(void **state)
 	sbt_path(run, sizeof run, "callsim-run");
 	snprintf(base, sizeof base, "http://127.0.0.1:%d", gw);
 
-	char rt_listen[64];
-	snprintf(rt_listen, sizeof rt_listen, "127.0.0.1:%d", rt);
-	const char *rt_args[] = {"--listen", rt_listen, "--run-dir", run, "--greeting-ms", "800", NULL};
-	sbt_proc sim;
-	assert_int_equal(sbt_spawn_as(&sim, "realtime-sim", sbt_bin("sb-realtime-sim"), rt_args), 0);
+	/* the caller's question, synthesised */
+	char question[300];
+	sbt_path(question, sizeof question, "question.wav");
+	const char *say_args[] = {"--run-dir", run, "--say", "how much does the premium plan cost", "--voice", "rms",
+				  "--say-out", question, NULL};
+	sbt_proc say;
+	assert_int_equal(sbt_spawn_as(&say, "say", sbt_bin("sb-voice"), say_args), 0);
+	assert_int_equal(wait_exit(&say, 30000), 0);
 
 	setenv("SB_VAR_DIR", var, 1);
 	snprintf(envbuf, sizeof envbuf, "127.0.0.1:%d", gw);
@@ -158,8 +163,10 @@ static void test_make_run_places_a_call(void **state)
 	setenv("SB_BRIDGE_LISTEN", envbuf, 1);
 	snprintf(envbuf, sizeof envbuf, "ws://127.0.0.1:%d", bridge);
 	setenv("SB_STREAM_URL", envbuf, 1);
-	snprintf(envbuf, sizeof envbuf, "ws://127.0.0.1:%d/v1/realtime", rt);
-	setenv("SB_REALTIME_URL", envbuf, 1);
+	snprintf(envbuf, sizeof envbuf, "127.0.0.1:%d", rt);
+	setenv("SB_VOICE_LISTEN", envbuf, 1);
+	unsetenv("SB_REALTIME_URL");
+	unsetenv("OPENAI_API_KEY");
 	const char *b = getenv("SB_BUILD");
 	const char *run_args[] = {"tools/run.sh", b && *b ? b : "build", NULL};
 	sbt_proc launcher;
@@ -186,8 +193,8 @@ static void test_make_run_places_a_call(void **state)
 	snprintf(hook, sizeof hook, "%s/api/twilio/voice", base);
 
 	const char *call_args[] = {"--run-dir", run, "--webhook-url", hook, "--twilio-auth-token", token,
-				   "--from", "+15550100222", "--to", "+15550100100", "--duration-ms", "7000",
-				   "--talk-at-ms", "1500", "--talk-ms", "800", "--report", report, NULL};
+				   "--from", "+15550100222", "--to", "+15550100100", "--duration-ms", "30000",
+				   "--say", question, "--report", report, NULL};
 	sbt_proc caller;
 	assert_int_equal(sbt_spawn_as(&caller, "callsim", sbt_bin("sb-callsim"), call_args), 0);
 	assert_int_equal(wait_exit(&caller, 60000), 0);
@@ -210,6 +217,12 @@ static void test_make_run_places_a_call(void **state)
 		lookup |= !strcmp(sb_json_str(v, "name") ?: "", "query_knowledge_base");
 	assert_true(assistant);
 	assert_true(lookup);
+	/* sb-voice answered from the seeded knowledge ("The Premium plan costs 55 dollars a month …") */
+	bool answered = false;
+	json_array_foreach(lines, i, v) answered |= strstr(sb_json_str(v, "text") ?: "", "55 dollars") != NULL;
+	if (!answered)
+		fail_msg("call %s: the premium plan's price was not spoken (see %s)", sid, launcher.log);
+	assert_true(file_has(launcher.log, "started sb-voice", NULL));
 
 	/* the launcher's sb-tap showed the call from start to end */
 	until = sb_mono_ms() + 10000;
@@ -222,7 +235,6 @@ static void test_make_run_places_a_call(void **state)
 	assert_true(file_has(launcher.log, "all stopped cleanly", NULL));
 	json_decref(call);
 	json_decref(rep);
-	sbt_stop(&sim, SIGTERM, 10000);
 }
 
 int main(void)

@@ -229,6 +229,67 @@ static void test_gateway_clean_shutdown(void **state)
 	expect_clean_exit(&p);
 }
 
+/* Wait for p to exit by itself; its exit status, or -1. */
+static int wait_done(sbt_proc *p, int timeout_ms)
+{
+	return sbt_stop(p, 0, timeout_ms);
+}
+
+/* Poll until something accepts on 127.0.0.1:port. */
+static int tcp_ready(int port, int timeout_ms)
+{
+	int64_t until = sb_mono_ms() + timeout_ms;
+	while (sb_mono_ms() < until) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+		close(fd);
+		if (rc == 0)
+			return 0;
+		usleep(50 * 1000); /* polling a process that is still starting under valgrind */
+	}
+	return -1;
+}
+
+/* sb-voice: the one-shot synthesis, then a real session (a bridge, normal, dials it and sb-callsim
+ * says one word: greeting, recognition, policy, synthesis, end_call), then SIGTERM. */
+static void test_voice_clean_shutdown(void **state)
+{
+	if (sanitizer_build())
+		skip();
+	char wav[300], listen[64], rt_url[128], blisten[64], stream[128], work[300];
+	sbt_path(wav, sizeof wav, "vg-goodbye.wav");
+	const char *say[] = {"--run-dir", run, "--say", "goodbye", "--voice", "rms", "--say-out", wav, NULL};
+	sbt_proc p, bridge, sim;
+	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-voice"), say), 0);
+	assert_int_equal(wait_done(&p, 120000), 0);
+
+	int vport = free_port(), bport = free_port();
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", vport);
+	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--work-dir",
+			      sbt_path(work, sizeof work, "vg-voice"), NULL};
+	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-voice"), args), 0);
+	assert_int_equal(tcp_ready(vport, 120000), 0);
+
+	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", vport);
+	snprintf(blisten, sizeof blisten, "127.0.0.1:%d", bport);
+	const char *url = ipc("vg-voice-bridge.sock");
+	const char *bargs[] = {"--run-dir", run, "--store-url", store_url, "--listen", blisten, "--control", url,
+			       "--events", ipc("vg-voice-bridge-events.sock"), "--secret", "valgrind-stream-token-secret",
+			       "--realtime-url", rt_url, "--drain-seconds", "1", NULL};
+	assert_int_equal(sbt_spawn_as(&bridge, "vg-voice-bridge", sbt_bin("sb-media-bridge"), bargs), 0);
+	assert_int_equal(sbt_wait_ready(url, 20000), 0);
+	snprintf(stream, sizeof stream, "ws://127.0.0.1:%d/api/twilio/stream", bport);
+	const char *cargs[] = {"--run-dir", run, "--stream-url", stream, "--secret", "valgrind-stream-token-secret",
+			       "--business-id", "biz_vg", "--say", wav, "--say-timeout-ms", "20000", "--duration-ms", "60000",
+			       NULL};
+	assert_int_equal(sbt_spawn_as(&sim, "vg-voice-callsim", sbt_bin("sb-callsim"), cargs), 0);
+	assert_int_equal(wait_done(&sim, 90000), 0);
+	assert_int_equal(sbt_stop(&bridge, SIGTERM, 20000), 0);
+	expect_clean_exit(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest alone[] = {
@@ -239,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_scheduler_clean_shutdown),
 		cmocka_unit_test(test_bridge_clean_shutdown),
 		cmocka_unit_test(test_gateway_clean_shutdown),
+		cmocka_unit_test(test_voice_clean_shutdown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int failed = cmocka_run_group_tests(alone, NULL, NULL);

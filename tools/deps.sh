@@ -24,6 +24,7 @@ docker-compose yamllint systemd jq
 libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
 flite1-dev libspeexdsp-dev libwebrtc-audio-processing-dev
 asterisk-core-sounds-en-wav asterisk-core-sounds-en
+python3-aiosmtpd openssl
 "
 
 case "${1:-}" in

@@ -6,7 +6,9 @@
 # (var/run) and daemon logs (var/log). The stream-token secret and a first
 # admin API key are created once and kept in var/ (mode 0600). On the first
 # run a demo business (number, knowledge, configuration) and a demo payer
-# are created through the gateway. sb-tap then shows live events in the
+# are created through the gateway. Without OPENAI_API_KEY the speech model
+# is the offline voice engine (sb-voice on 127.0.0.1:8082, where the bridge
+# looks by default), so a whole call works with no cloud account. sb-tap then shows live events in the
 # foreground; Ctrl-C stops every daemon cleanly (SIGTERM, then wait).
 set -eu
 BUILD=${1:-build}
@@ -35,6 +37,7 @@ export SB_ADMIN_KEY="${SB_ADMIN_KEY:-sbk_$(secret admin-key)}"
 export TWILIO_AUTH_TOKEN="${TWILIO_AUTH_TOKEN:-$(secret twilio-auth-token)}"
 export SB_GATEWAY_LISTEN="$HTTP"
 export SB_PUBLIC_URL="${SB_PUBLIC_URL:-http://$HTTP}"
+export SB_VOICE_WORK_DIR="${SB_VOICE_WORK_DIR:-$VAR/voice}"
 
 pids=""
 names=""
@@ -68,6 +71,13 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 start sb-store
+if [ -z "${OPENAI_API_KEY:-}" ] && [ -z "${SB_REALTIME_URL:-}" ]; then
+	export SB_VOICE_LISTEN="${SB_VOICE_LISTEN:-127.0.0.1:8082}"
+	export SB_REALTIME_URL="ws://$SB_VOICE_LISTEN/v1/realtime"
+	start sb-voice
+else
+	echo "speech model: ${SB_REALTIME_URL:-OpenAI Realtime} (sb-voice not started)"
+fi
 start sb-rag-worker
 start sb-media-bridge
 start sb-scheduler

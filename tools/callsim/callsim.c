@@ -19,6 +19,10 @@
  * --report writes a JSON summary. Many calls share one thread and one lws
  * loop (libev), so the tool stays cheaper than the bridge it measures.
  *
+ * --say FILES: the caller speaks recorded utterances instead, taking turns
+ * with the agent, and hangs up once the last is answered (callsim_say.c);
+ * the report gets each utterance's timing (turn latency).
+ *
  * --webhook-url: each call first POSTs the signed voice webhook (as Twilio
  * does: callsim_hook.c) and opens the stream its TwiML names, sending the
  * TwiML's <Parameter>s as start.customParameters (the token included).
@@ -88,6 +92,10 @@ static const sb_flag flags[] = {
 	{"rest-fail-count", NULL, SB_FLAG_INT, "1000000", "... for this many creates, then succeed", &cs.rest_fail_count, 0, 1000000, false},
 	{"rest-no-dial", NULL, SB_FLAG_BOOL, NULL, "REST create answers 201 but does not dial back", &cs.rest_no_dial, 0, 0, false},
 	{"rest-max-calls", NULL, SB_FLAG_INT, "64", "simulated calls REST creates may dial back", &cfg.rest_max, 0, 10000, false},
+	{"say", NULL, SB_FLAG_STR, NULL, "the caller says these audio files in turn (comma-separated; mu-law or 16-bit PCM 8 kHz mono WAV, raw mu-law .ul), then hangs up", &cs.say, 0, 0, false},
+	{"say-gap-ms", NULL, SB_FLAG_INT, "700", "with --say: speak once the agent has spoken and been quiet this long", &cs.say_gap_ms, 0, 600000, false},
+	{"say-timeout-ms", NULL, SB_FLAG_INT, "8000", "with --say: go on when the agent says nothing this long", &cs.say_timeout_ms, 0, 600000, false},
+	{"say-interrupt-ms", NULL, SB_FLAG_INT, "-1", "with --say: start the next utterance this long after the answer starts (barge-in; -1 never)", &cs.say_interrupt_ms, -1, 600000, false},
 	SB_FLAGS_END,
 };
 
@@ -118,6 +126,7 @@ typedef struct call {
 	uint64_t     received, played, heard_bytes;
 	struct { char name[40]; uint64_t pos; } marks[512];
 	int          nmarks;
+	cs_say      *say;          /* --say turn taking */
 	long         frames_sent, frames_echoed, lost, bad_sid, marks_echoed, clears, played_at_clear, dtmf_sent;
 	sb_wsrx      rx; /* message reassembly */
 } call;
@@ -229,7 +238,8 @@ static void send_frame(call *c, int64_t now)
 {
 	unsigned char f[160];
 	bool talking = is_talking(c, now);
-	for (int i = 0; i < 160; i++)
+	bool said = c->say && say_frame(c->say, c->next_frame_ms, c->play_len, f);
+	for (int i = 0; i < 160 && !said; i++)
 		f[i] = talking ? sb_ulaw_encode((int16_t)(12000 * sin(2 * M_PI * 300.0 * (c->seq * 160 + i) / 8000.0))) : 0xFF;
 	if (cfg.stamp) {
 		int64_t us = sb_mono_us(), zero = 0;
@@ -284,6 +294,7 @@ static void play_frame(call *c)
 		c->play_len -= n;
 		c->played += n;
 		c->heard_bytes += n;
+		say_played(c->say, c->next_frame_ms, n);
 	}
 	echo_ripe_marks(c);
 }
@@ -414,6 +425,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->open = true;
 		c->start_ms = c->next_frame_ms = sb_mono_ms();
+		if (cs.say && !c->say)
+			c->say = say_new(c->start_ms);
 		send_start(c);
 		if (cfg.garbage)
 			send_garbage(c);
@@ -483,7 +496,7 @@ static void hang_up(call *c)
 /* One open call's due work: frames, playback, DTMF, hanging up. */
 static void call_tick(call *c, int64_t now)
 {
-	bool talking = now < c->start_ms + cfg.duration_ms;
+	bool talking = now < c->start_ms + cfg.duration_ms && !say_finished(c->say);
 	while (talking && now >= c->next_frame_ms) {
 		send_frame(c, now);
 		play_frame(c);
@@ -680,6 +693,10 @@ static json_t *report_item(const call *c)
 		json_object_set_new(it, "transferTo", json_string(c->transfer_to));
 	if (c->ended_by[0])
 		json_object_set_new(it, "heardAtEndMs", json_integer(c->heard_at_end_ms));
+	if (c->say) {
+		json_object_set_new(it, "utterances", say_report(c->say));
+		json_object_set_new(it, "sayFinished", json_boolean(say_finished(c->say)));
+	}
 	return it;
 }
 
@@ -785,6 +802,8 @@ static int start_lws(void)
 
 static int sim_init(void *arg)
 {
+	if (cs.say && say_load(cs.say) < 0)
+		return -1;
 	if (init_calls() < 0 || start_lws() < 0)
 		return -1;
 	if ((cfg.webhook_url || cfg.rest_listen) && hook_start() < 0)
@@ -809,6 +828,7 @@ static void free_call(call *c)
 		free(m);
 	}
 	free(c->play);
+	say_free(c->say);
 	sb_wsrx_free(&c->rx);
 	json_decref(c->params);
 }
@@ -835,6 +855,7 @@ static void sim_fini(void *arg)
 	}
 	sb_info("callsim.summary", "calls=%d rejected=%ld", nslots, rejected);
 	rest_free();
+	say_unload();
 	free(calls);
 	free(wav);
 }

@@ -8,6 +8,7 @@
  *   callsim_twiml.c  a strict parser for the TwiML subset Twilio streams need
  *   callsim_rest.c   the Twilio REST stand-in (libmicrohttpd, its own thread):
  *                    Calls.json create and Calls/{sid}.json update
+ *   callsim_say.c    --say: the caller speaks audio files, taking turns (loop)
  *
  * Threads: the loop owns every call. The worker and the REST server never
  * touch a call; they post a cs_msg (cs_post: mutex + list + lws_cancel_service)
@@ -18,6 +19,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define CS_SID  40  /* CA…/MZ… plus NUL */
 #define CS_URL  512
@@ -45,6 +47,8 @@ typedef struct cs_cfg {
 	char *account_sid, *auth_token, *from, *to, *rest_log;
 	long  rest_fail_status, rest_fail_count;
 	bool  rest_no_dial;
+	char *say;
+	long  say_gap_ms, say_timeout_ms, say_interrupt_ms;
 } cs_cfg;
 extern cs_cfg cs;
 
@@ -77,5 +81,23 @@ void rest_register(const char *sid, const char *from, const char *to);
 void rest_call_ended(const char *sid, long duration_s);
 /* Every REST request seen so far, as an array (owned). */
 json_t *rest_requests(void);
+
+/* --say (callsim_say.c; loop thread, after say_load). One call's turn taking. */
+typedef struct cs_say cs_say;
+/* Load the comma-separated audio files (before the loop starts). 0 or -1 (logged). */
+int say_load(const char *list);
+void say_unload(void);
+/* A call's state, its stream started at call_start_ms (NULL when nothing is loaded). */
+cs_say *say_new(int64_t call_start_ms);
+void say_free(cs_say *s);
+/* The caller's 20 ms frame in slot t (mono ms), play_len agent bytes still queued:
+ * true with f filled while an utterance is being said, false (f untouched) otherwise. */
+bool say_frame(cs_say *s, int64_t t, size_t play_len, unsigned char f[160]);
+/* The player played n bytes of agent audio in slot t (after say_frame for that slot). */
+void say_played(cs_say *s, int64_t t, size_t n);
+/* Every utterance said and answered (or unanswered past --say-timeout-ms): hang up. */
+bool say_finished(const cs_say *s);
+/* Per utterance: file, sayStartMs, sayEndMs, replyFirstAudioMs (from call start; null: not yet), startedBy. */
+json_t *say_report(const cs_say *s);
 
 #endif

@@ -28,6 +28,13 @@
  *    with those arguments. An entry marked "!name:…" holds its response.done
  *    for --tool-done-delay-ms (the caller may barge in meanwhile and so
  *    cancel it). An entry "-" keeps the default behaviour for that turn;
+ *  - a response's events: response.created; when it speaks, its message
+ *    item's response.output_item.added (role assistant) before the first
+ *    audio delta, the deltas, one response.output_audio_transcript.delta,
+ *    output_audio.done and output_audio_transcript.done; each function call
+ *    its own function_call item (output_item.added, then
+ *    function_call_arguments.done with that item_id); response.done.
+ *    A response that only calls a function announces no message item;
  *  - --drop-after-ms: drop the first connection that long after
  *    session.updated; --expire-after-ms: send session_expired and close 1001.
  * --record FILE gets one JSON line per notable client event (not appends),
@@ -91,6 +98,8 @@ typedef struct conn {
 	sb_wsrx      rx; /* message reassembly */
 	bool        updated, speaking, resp_active, closing, greeted;
 	char        resp_id[32], resp_item[32];
+	bool        msg_added;        /* the response's message item was announced (it speaks) */
+	int         outputs, msg_index; /* the response's output items so far; the message's output_index */
 	int         next_id;
 	long long   audio_ms;         /* caller audio received, in ms */
 	long long   speech_start_ms, last_loud_ms;
@@ -158,12 +167,28 @@ static void new_id(conn *c, const char *prefix, char out[32])
 
 /* ---- speaking ------------------------------------------------------------------------------ */
 
+/* The active response's message item (role assistant), announced when it first speaks. */
+static void announce_message(conn *c)
+{
+	if (c->msg_added)
+		return;
+	c->msg_added = true;
+	c->msg_index = c->outputs++;
+	if (c->nitems < MAX_ITEMS) {
+		snprintf(c->items[c->nitems].id, 32, "%s", c->resp_item);
+		c->items[c->nitems++].bytes = 0;
+	}
+	send_json(c, json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s}}", "type", "response.output_item.added", "response_id", c->resp_id,
+			       "output_index", c->msg_index, "item", "id", c->resp_item, "type", "message", "role", "assistant"));
+}
+
 static void send_delta(conn *c, const unsigned char *ulaw, size_t n)
 {
+	announce_message(c);
 	char *b64 = malloc(sb_b64_encoded_len(n) + 1), *msg = malloc(sb_b64_encoded_len(n) + 256);
 	sb_b64_encode(ulaw, n, b64);
 	int len = sprintf(msg, "{\"type\":\"response.output_audio.delta\",\"response_id\":\"%s\",\"item_id\":\"%s\","
-			  "\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}", c->resp_id, c->resp_item, b64);
+			  "\"output_index\":%d,\"content_index\":0,\"delta\":\"%s\"}", c->resp_id, c->resp_item, c->msg_index, b64);
 	send_raw(c, msg, (size_t)len);
 	for (int i = 0; i < c->nitems; i++)
 		if (strcmp(c->items[i].id, c->resp_item) == 0)
@@ -177,13 +202,23 @@ static void begin_response(conn *c)
 	new_id(c, "resp", c->resp_id);
 	new_id(c, "item", c->resp_item);
 	c->resp_active = true;
+	c->msg_added = false;
+	c->outputs = c->msg_index = 0;
 	send_json(c, json_pack("{s:s,s:{s:s,s:s}}", "type", "response.created", "response", "id", c->resp_id, "status", "in_progress"));
-	if (c->nitems < MAX_ITEMS) {
-		snprintf(c->items[c->nitems].id, 32, "%s", c->resp_item);
-		c->items[c->nitems++].bytes = 0;
-	}
-	send_json(c, json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "type", "response.output_item.added", "response_id", c->resp_id,
-			       "item", "id", c->resp_item, "type", "message", "role", "assistant"));
+}
+
+/* Into the active response: a function_call item (output_item.added, then its arguments.done); its call_id in call_id. */
+static void call_function(conn *c, const char *name, const char *args, char call_id[32])
+{
+	char item[32];
+	new_id(c, "call", call_id);
+	new_id(c, "item", item);
+	int idx = c->outputs++;
+	send_json(c, json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s}}", "type", "response.output_item.added", "response_id",
+			       c->resp_id, "output_index", idx, "item", "type", "function_call", "id", item, "call_id", call_id,
+			       "name", name));
+	send_json(c, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "type", "response.function_call_arguments.done", "response_id",
+			       c->resp_id, "item_id", item, "output_index", idx, "call_id", call_id, "name", name, "arguments", args));
 }
 
 static void end_response(conn *c, const char *status)
@@ -202,9 +237,12 @@ static void say(conn *c, long ms, const char *text)
 	unsigned char *a = malloc(n);
 	for (size_t i = 0; i < n; i++)
 		a[i] = sb_ulaw_encode((int16_t)(8000 * sin(2 * M_PI * 440.0 * (double)i / 8000.0)));
+	announce_message(c);
 	for (size_t off = 0; off < n; off += 800)
 		send_delta(c, a + off, n - off < 800 ? n - off : 800);
 	free(a);
+	send_json(c, json_pack("{s:s,s:s,s:s,s:i,s:i,s:s}", "type", "response.output_audio_transcript.delta", "response_id",
+			       c->resp_id, "item_id", c->resp_item, "output_index", c->msg_index, "content_index", 0, "delta", text));
 	send_json(c, json_pack("{s:s,s:s,s:s,s:i}", "type", "response.output_audio.done", "response_id", c->resp_id,
 			       "item_id", c->resp_item, "content_index", 0));
 	send_json(c, json_pack("{s:s,s:s,s:s,s:i,s:s}", "type", "response.output_audio_transcript.done", "response_id",
@@ -249,7 +287,7 @@ static int turn_tool(int k, char *name, size_t ncap, char *args, size_t acap)
 /* Turn k is scripted: speak, call the function, complete (maybe later). */
 static bool scripted_turn(conn *c, int k)
 {
-	char name[64], args[512], call_id[32], text[96], item[32];
+	char name[64], args[512], call_id[32], text[96];
 	int kind = turn_tool(k, name, sizeof name, args, sizeof args);
 	if (!kind)
 		return false;
@@ -257,10 +295,7 @@ static bool scripted_turn(conn *c, int k)
 	snprintf(text, sizeof text, "Okay, %s.", name);
 	if (cfg.tool_speech_ms)
 		say(c, cfg.tool_speech_ms, text);
-	new_id(c, "call", call_id);
-	new_id(c, "item", item);
-	send_json(c, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "response.function_call_arguments.done", "response_id",
-			       c->resp_id, "item_id", item, "call_id", call_id, "name", name, "arguments", args));
+	call_function(c, name, args, call_id);
 	c->pending_tool = 1;
 	record(c, "function_call", "{\"name\":\"%s\",\"call_id\":\"%s\"}", name, call_id);
 	if (kind == 1 || !cfg.tool_done_delay_ms) {
@@ -289,11 +324,9 @@ static void caller_turn(conn *c)
 		return;
 	}
 	begin_response(c);
-	new_id(c, "call", call_id);
 	char args[200];
 	snprintf(args, sizeof args, "{\"query\":\"%s\"}", text);
-	send_json(c, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "response.function_call_arguments.done", "response_id",
-			       c->resp_id, "item_id", c->resp_item, "call_id", call_id, "name", "query_knowledge_base", "arguments", args));
+	call_function(c, "query_knowledge_base", args, call_id);
 	c->pending_tool = 1;
 	end_response(c, "completed");
 }
@@ -413,7 +446,9 @@ static void on_item_create(conn *c, json_t *ev, const char *raw)
 		snprintf(c->tool_output, sizeof c->tool_output, "%s", out ? out : "");
 	} else if (!type || strcmp(type, "message") != 0) {
 		violation(c, "conversation.item.create: unsupported item type");
+		return;
 	}
+	send_json(c, json_pack("{s:s,s:O}", "type", "conversation.item.added", "item", item)); /* as the GA server acks it */
 }
 
 static void on_message(conn *c, const char *msg, size_t len)

@@ -40,7 +40,8 @@ typedef struct sv_ear_cfg {
 	int    prefix_ms;       /* audio kept before speech start (default 300) */
 	int    silence_ms;      /* hangover: quiet this long ends the turn (default 500) */
 	int    min_speech_ms;   /* shorter segments are ignored as blips (default 200) */
-	double min_confidence;  /* posterior below this → result.understood = false (default 0.01) */
+	double min_confidence;  /* posterior below this → result.understood = false (default 0.01;
+	                           0 = everything non-empty is understood, in_domain unchecked) */
 } sv_ear_cfg;
 
 typedef struct sv_ear sv_ear;
@@ -54,7 +55,11 @@ typedef struct sv_ear_result {
 	long long start_ms, end_ms; /* caller-audio clock: ms of audio fed since sv_ear_new */
 	char      text[512];        /* normalised hypothesis, lower case words; "" if nothing */
 	double    confidence;       /* posterior probability 0..1 */
-	bool      understood;       /* text non-empty and confidence >= min_confidence */
+	double    in_domain;        /* share 0..1 of the words the LM knew after the word before
+	                               (bigram, not back-off); word salad made of off-topic
+	                               speech scores low */
+	bool      understood;       /* text non-empty, confidence >= min_confidence and
+	                               in_domain >= 0.5 */
 } sv_ear_result;
 
 /* cfg NULL = defaults. */
@@ -68,10 +73,14 @@ int sv_ear_set_corpus(sv_ear *e, const char *corpus, char *err, size_t errlen);
 
 /* Feed μ-law audio (any length). Returns a mask of SV_EAR_* that happened in
  * this audio; when both, STARTED came first. At most one STOPPED per call
- * (feed in ≤ 20 ms pieces to keep it that way). */
+ * (feed in ≤ 20 ms pieces to keep it that way): audio after a STOPPED is kept
+ * and processed first by the next call. STARTED is reported once a segment
+ * holds min_speech_ms of speech (start_ms is its onset); shorter segments end
+ * without any event. */
 int sv_ear_feed(sv_ear *e, const uint8_t *ulaw, size_t n, sv_ear_result *res);
 
-/* True while the VAD considers the caller to be speaking. */
+/* True while the VAD considers the caller to be speaking: from STARTED until
+ * the STOPPED of that turn. */
 bool sv_ear_in_speech(const sv_ear *e);
 
 void sv_ear_free(sv_ear *e);
