@@ -128,3 +128,25 @@ const char *sb_token_result_name(sb_token_result r)
 	}
 	return "malformed";
 }
+
+void sb_unsubscribe_sig(const void *secret, size_t secret_len, const char *payer_id, char out[SB_UNSUB_SIG_LEN + 1])
+{
+	static const char prefix[] = "sb-unsubscribe\n";
+	size_t n = strlen(payer_id);
+	char *msg = malloc(sizeof prefix + n);
+	memcpy(msg, prefix, sizeof prefix - 1);
+	memcpy(msg + sizeof prefix - 1, payer_id, n);
+	unsigned char mac[32];
+	sb_hmac_sha256(secret, secret_len, msg, sizeof prefix - 1 + n, mac);
+	free(msg);
+	sb_hex(mac, SB_UNSUB_SIG_LEN / 2, out);
+}
+
+int sb_unsubscribe_verify(const void *secret, size_t secret_len, const char *payer_id, const char *sig)
+{
+	if (!payer_id || !sig || strlen(sig) != SB_UNSUB_SIG_LEN)
+		return 0;
+	char want[SB_UNSUB_SIG_LEN + 1];
+	sb_unsubscribe_sig(secret, secret_len, payer_id, want);
+	return sb_ct_equal(want, sig, SB_UNSUB_SIG_LEN);
+}

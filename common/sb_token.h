@@ -59,4 +59,15 @@ sb_token_result sb_token_verify(const char *token, const void *secret, size_t se
 /* "ok", "malformed", "forged" or "expired". */
 const char *sb_token_result_name(sb_token_result r);
 
+/*
+ * The unsubscribe link in outreach emails ({public}/unsubscribe?payerId=…&sig=…):
+ * sig is the hex of the first 16 bytes of HMAC-SHA256(secret,
+ * "sb-unsubscribe\n" + payerId). The scheduler signs, the gateway verifies;
+ * both share SB_SECRET. It never expires (a link in an old email must work).
+ */
+#define SB_UNSUB_SIG_LEN 32
+void sb_unsubscribe_sig(const void *secret, size_t secret_len, const char *payer_id, char out[SB_UNSUB_SIG_LEN + 1]);
+/* 1 if sig is payer_id's signature (constant time), else 0. */
+int sb_unsubscribe_verify(const void *secret, size_t secret_len, const char *payer_id, const char *sig);
+
 #endif

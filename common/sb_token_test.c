@@ -155,6 +155,20 @@ static void test_sign_refuses_bad_fields(void **state)
 	assert_string_equal(sb_token_result_name(SB_TOKEN_EXPIRED), "expired");
 }
 
+/* The unsubscribe signature against an independent computation:
+ * printf 'sb-unsubscribe\npayer_1' | openssl dgst -sha256 -hmac test-secret, first 32 hex digits. */
+static void test_unsubscribe_sig(void **state)
+{
+	char sig[SB_UNSUB_SIG_LEN + 1];
+	sb_unsubscribe_sig("test-secret", 11, "payer_1", sig);
+	assert_string_equal(sig, "cd17a34f88a54a4a7b12ce7593ae770a");
+	assert_true(sb_unsubscribe_verify("test-secret", 11, "payer_1", sig));
+	assert_false(sb_unsubscribe_verify("test-secret", 11, "payer_2", sig));
+	assert_false(sb_unsubscribe_verify("other-secret", 12, "payer_1", sig));
+	assert_false(sb_unsubscribe_verify("test-secret", 11, "payer_1", "cd17a34f"));
+	assert_false(sb_unsubscribe_verify("test-secret", 11, "payer_1", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_sign_refuses_bad_fields),
+		cmocka_unit_test(test_unsubscribe_sig),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,8 @@ void gw_metrics_twiml(int64_t t0_us);
 /* ---- handlers -------------------------------------------------------------------- */
 
 /* gateway_twilio.c */
+void gw_unsubscribe_page(gw_req *r);
+void gw_unsubscribe(gw_req *r);
 void gw_twilio_voice(gw_req *r);
 void gw_twilio_outbound(gw_req *r);
 void gw_twilio_status(gw_req *r);

@@ -26,6 +26,10 @@ const gw_route GW_ROUTES[] = {
 	HOOK("/api/twilio/status", gw_twilio_status),
 	HOOK("/collect-iq/voice", gw_twilio_outbound),
 
+	/* the opt-out link of outreach emails (signed; gateway_unsubscribe.c) */
+	ROUTE("GET", "/unsubscribe", gw_unsubscribe_page, GW_OPEN, GW_NO_BODY),
+	ROUTE("POST", "/unsubscribe", gw_unsubscribe, GW_OPEN, GW_FORM),
+
 	/* operations */
 	ROUTE("GET", "/healthz", gw_ops_health, GW_OPEN, GW_NO_BODY),
 	ROUTE("GET", "/metrics", gw_ops_metrics, GW_OPEN, GW_NO_BODY),

@@ -26,6 +26,7 @@
 
 #include "sb_base64.h"
 #include "sb_hmac.h"
+#include "sb_token.h"
 #include "sb_json.h"
 #include "sb_twilio.h"
 #include "scheduler.h"
@@ -117,12 +118,9 @@ void sched_email_unsubscribe_url(const sched_email_cfg *c, const char *payer_id,
 		snprintf(out, cap, "%s/unsubscribe?payerId=%s", c->public_url, payer_id);
 		return;
 	}
-	char msg[128], hex[65];
-	unsigned char mac[32];
-	int n = snprintf(msg, sizeof msg, "sb-unsubscribe\n%s", payer_id);
-	sb_hmac_sha256(c->secret, strlen(c->secret), msg, (size_t)n, mac);
-	sb_hex(mac, 16, hex);
-	snprintf(out, cap, "%s/unsubscribe?payerId=%s&sig=%s", c->public_url, payer_id, hex);
+	char sig[SB_UNSUB_SIG_LEN + 1];
+	sb_unsubscribe_sig(c->secret, strlen(c->secret), payer_id, sig);
+	snprintf(out, cap, "%s/unsubscribe?payerId=%s&sig=%s", c->public_url, payer_id, sig);
 }
 
 /* The value of placeholder key for payer (into tmp), or NULL if unknown. */

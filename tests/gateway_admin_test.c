@@ -27,6 +27,7 @@
 #include "lib/gateway_harness.h"
 #include "sb_json.h"
 #include "sb_time.h"
+#include "sb_token.h"
 
 static struct {
 	sbt_gw     g;
@@ -552,6 +553,59 @@ static void test_payers(void **state)
 	drop(admin("POST", "/api/payers", "{\"name\":\"x\",\"email\":\"not-an-email\"}", 422));
 }
 
+/* ---- the signed unsubscribe link of outreach emails ---------------------------------------------- */
+
+static void test_unsubscribe_link(void **state)
+{
+	json_t *p = admin("POST", "/api/payers", "{\"name\":\"Uma Unsub\",\"email\":\"uma@example.com\"}", 201);
+	char id[64], sig[SB_UNSUB_SIG_LEN + 1], path[300], payer[160];
+	snprintf(id, sizeof id, "%s", sb_json_str(p, "id"));
+	json_decref(p);
+	/* signed as the scheduler signs it, with the shared SB_SECRET */
+	sb_unsubscribe_sig(SBT_SECRET, strlen(SBT_SECRET), id, sig);
+	snprintf(path, sizeof path, "/unsubscribe?payerId=%s&sig=%s", id, sig);
+	snprintf(payer, sizeof payer, "/api/payers/%s", id);
+	sbt_resp r;
+	/* GET only shows the button (mail scanners prefetch links) */
+	assert_int_equal(sbt_http(&T.g, "GET", path, NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "<form method=\"post\""));
+	sbt_resp_free(&r);
+	p = admin("GET", payer, NULL, 200);
+	assert_false(json_is_true(json_object_get(p, "optedOut")));
+	json_decref(p);
+	/* RFC 8058 one-click POST opts out; twice is fine */
+	const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sbt_http(&T.g, "POST", path, form, "List-Unsubscribe=One-Click", 26, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "Unsubscribed"));
+		sbt_resp_free(&r);
+	}
+	p = admin("GET", payer, NULL, 200);
+	assert_true(json_is_true(json_object_get(p, "optedOut")));
+	json_decref(p);
+	/* a forged or missing signature changes nothing */
+	p = admin("POST", "/api/payers", "{\"name\":\"Vic Victim\"}", 201);
+	snprintf(id, sizeof id, "%s", sb_json_str(p, "id"));
+	json_decref(p);
+	snprintf(path, sizeof path, "/unsubscribe?payerId=%s&sig=%s", id, sig);
+	assert_int_equal(sbt_http(&T.g, "POST", path, form, "List-Unsubscribe=One-Click", 26, &r), 0);
+	assert_int_equal(r.status, 403);
+	sbt_resp_free(&r);
+	snprintf(path, sizeof path, "/unsubscribe?payerId=%s", id);
+	assert_int_equal(sbt_http(&T.g, "GET", path, NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 403);
+	sbt_resp_free(&r);
+	assert_int_equal(sbt_http(&T.g, "GET", "/unsubscribe?payerId=%3Cscript%3E&sig=00", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 400);
+	sbt_resp_free(&r);
+	snprintf(payer, sizeof payer, "/api/payers/%s", id);
+	p = admin("GET", payer, NULL, 200);
+	assert_false(json_is_true(json_object_get(p, "optedOut")));
+	json_decref(p);
+}
+
 /* ---- HTTP-level errors ------------------------------------------------------------------------ */
 
 static void test_http_errors(void **state)
@@ -611,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_calls_analytics),
 		cmocka_unit_test(test_call_detail),
 		cmocka_unit_test(test_payers),
+		cmocka_unit_test(test_unsubscribe_link),
 		cmocka_unit_test(test_http_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
