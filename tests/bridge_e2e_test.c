@@ -51,8 +51,8 @@ static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 	char run[300], listen[64], rt_listen[64], rt_url[128], name[64];
 	snprintf(s->tag, sizeof s->tag, "%s", tag);
 	sbt_path(run, sizeof run, "run");
-	s->rt_port = bt_free_port();
-	s->ws_port = bt_free_port();
+	s->rt_port = sbt_free_port();
+	s->ws_port = sbt_free_port();
 	snprintf(rt_listen, sizeof rt_listen, "127.0.0.1:%d", s->rt_port);
 	snprintf(name, sizeof name, "rt-%s.jsonl", tag);
 	sbt_path(s->record, sizeof s->record, name);
@@ -61,7 +61,7 @@ static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 	for (int i = 0; rt_extra && rt_extra[i]; i++)
 		rargs[n++] = rt_extra[i];
 	assert_int_equal(sbt_spawn(&s->rt, sbt_bin("sb-realtime-sim"), rargs), 0);
-	assert_int_equal(bt_tcp_ready(s->rt_port, WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(s->rt_port, WAIT_MS), 0);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", s->ws_port);
 	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", s->rt_port);
 	snprintf(s->control, sizeof s->control, "ipc://%s/bridge-%s.sock", run, tag);
@@ -72,7 +72,7 @@ static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 			       "--barge-in-debounce-ms", "0", "--tool-timeout-ms", "800", "--drain-seconds", "1", NULL};
 	assert_int_equal(sbt_spawn(&s->bridge, sbt_bin("sb-media-bridge"), bargs), 0);
 	assert_int_equal(sbt_wait_ready(s->control, WAIT_MS), 0);
-	assert_int_equal(bt_tcp_ready(s->ws_port, WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(s->ws_port, WAIT_MS), 0);
 }
 
 static void stack_down(stack *s)

@@ -33,13 +33,13 @@ static void start_rt_and_bridge(void)
 {
 	char run[300], listen[64], rt_listen[64], rt_url[128], control[400], events[400];
 	sbt_path(run, sizeof run, "run");
-	int rt_port = bt_free_port();
+	int rt_port = sbt_free_port();
 	snprintf(rt_listen, sizeof rt_listen, "127.0.0.1:%d", rt_port);
 	sbt_path(g.record, sizeof g.record, "rt.jsonl");
 	const char *rargs[] = {"--run-dir", run, "--listen", rt_listen, "--record", g.record, "--no-kb", "--greeting-ms", "500", NULL};
 	assert_int_equal(sbt_spawn(&g.rt, sbt_bin("sb-realtime-sim"), rargs), 0);
-	assert_int_equal(bt_tcp_ready(rt_port, BT_WAIT_MS), 0);
-	g.ws_port = bt_free_port();
+	assert_int_equal(sbt_tcp_ready(rt_port, BT_WAIT_MS), 0);
+	g.ws_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", g.ws_port);
 	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", rt_port);
 	snprintf(control, sizeof control, "ipc://%s/bridge.sock", run);
@@ -49,7 +49,7 @@ static void start_rt_and_bridge(void)
 			       "--barge-in-debounce-ms", "0", "--drain-seconds", "1", NULL};
 	assert_int_equal(sbt_spawn(&g.bridge, sbt_bin("sb-media-bridge"), bargs), 0);
 	assert_int_equal(sbt_wait_ready(control, BT_WAIT_MS), 0);
-	assert_int_equal(bt_tcp_ready(g.ws_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(g.ws_port, BT_WAIT_MS), 0);
 }
 
 static void start_callsim(const char *sid)

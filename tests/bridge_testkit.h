@@ -26,39 +26,10 @@
 
 #define BT_WAIT_MS 15000
 
-/* A free TCP port on loopback (bind to 0, read it back). */
-static inline int bt_free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	bind(fd, (struct sockaddr *)&a, sizeof a);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static inline void bt_nap(int ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-/* Poll until something accepts on port (0) or timeout (-1). */
-static inline int bt_tcp_ready(int port, int timeout_ms)
-{
-	int64_t until = sb_mono_ms() + timeout_ms;
-	while (sb_mono_ms() < until) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-		close(fd);
-		if (rc == 0)
-			return 0;
-		bt_nap(20);
-	}
-	return -1;
 }
 
 /* Lines of a JSON-lines file whose "kind" (or "op" when kind is NULL and op set) matches and that contain needle. */

@@ -56,7 +56,7 @@ static struct {
 static void start_rt(stack *s, const char *const *rt_extra, char *rt_url, size_t cap)
 {
 	char run[300], listen[64], name[64];
-	int port = bt_free_port();
+	int port = sbt_free_port();
 	sbt_path(run, sizeof run, "run");
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	snprintf(name, sizeof name, "rt-%s.jsonl", s->tag);
@@ -67,7 +67,7 @@ static void start_rt(stack *s, const char *const *rt_extra, char *rt_url, size_t
 		args[n++] = rt_extra[i];
 	snprintf(name, sizeof name, "rt-%s", s->tag);
 	assert_int_equal(sbt_spawn_as(&s->rt, name, sbt_bin("sb-realtime-sim"), args), 0);
-	assert_int_equal(bt_tcp_ready(port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(port, BT_WAIT_MS), 0);
 	snprintf(rt_url, cap, "ws://127.0.0.1:%d/v1/realtime", port);
 }
 
@@ -75,7 +75,7 @@ static void start_bridge(stack *s, const char *rt_url, char *control, size_t cap
 {
 	char run[300], listen[64], events[400], api[64], name[64];
 	sbt_path(run, sizeof run, "run");
-	s->ws_port = bt_free_port();
+	s->ws_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", s->ws_port);
 	snprintf(control, cap, "ipc://%s/bridge-%s.sock", run, s->tag);
 	snprintf(events, sizeof events, "ipc://%s/bridge-%s-events.sock", run, s->tag);
@@ -87,14 +87,14 @@ static void start_bridge(stack *s, const char *rt_url, char *control, size_t cap
 	snprintf(name, sizeof name, "bridge-%s", s->tag);
 	assert_int_equal(sbt_spawn_as(&s->bridge, name, sbt_bin("sb-media-bridge"), args), 0);
 	assert_int_equal(sbt_wait_ready(control, BT_WAIT_MS), 0);
-	assert_int_equal(bt_tcp_ready(s->ws_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(s->ws_port, BT_WAIT_MS), 0);
 }
 
 static void start_gateway(stack *s, const char *control)
 {
 	char run[300], listen[64], pub[64], stream[64], events[400], name[64];
 	sbt_path(run, sizeof run, "run");
-	s->gw_port = bt_free_port();
+	s->gw_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", s->gw_port);
 	snprintf(pub, sizeof pub, "http://127.0.0.1:%d", s->gw_port);
 	snprintf(stream, sizeof stream, "ws://127.0.0.1:%d", s->ws_port);
@@ -104,7 +104,7 @@ static void start_gateway(stack *s, const char *control)
 			      "--twilio-auth-token", AUTH, "--secret", SECRET, NULL};
 	snprintf(name, sizeof name, "gw-%s", s->tag);
 	assert_int_equal(sbt_spawn_as(&s->gw, name, sbt_bin("sb-gateway"), args), 0);
-	assert_int_equal(bt_tcp_ready(s->gw_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(s->gw_port, BT_WAIT_MS), 0);
 }
 
 /* realtime-sim (extra args) + bridge (REST at rest_port) + gateway, named by tag. */
@@ -112,7 +112,7 @@ static void stack_up(stack *s, const char *tag, const char *const *rt_extra)
 {
 	char rt_url[128], control[512];
 	snprintf(s->tag, sizeof s->tag, "%s", tag);
-	s->rest_port = bt_free_port();
+	s->rest_port = sbt_free_port();
 	start_rt(s, rt_extra, rt_url, sizeof rt_url);
 	start_bridge(s, rt_url, control, sizeof control);
 	start_gateway(s, control);
@@ -145,7 +145,7 @@ static void callsim_start(stack *s, const char *name, const char *const *extra)
 		args[n++] = extra[i];
 	snprintf(file, sizeof file, "callsim-%s", name);
 	assert_int_equal(sbt_spawn_as(&s->sim, file, sbt_bin("sb-callsim"), args), 0);
-	assert_int_equal(bt_tcp_ready(s->rest_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(s->rest_port, BT_WAIT_MS), 0);
 }
 
 /* Wait for (sig 0) or stop callsim; its report (owned). */
@@ -332,7 +332,7 @@ static void test_rest_errors(void **state)
 {
 	stack s = {0};
 	snprintf(s.tag, sizeof s.tag, "resterr");
-	s.rest_port = bt_free_port();
+	s.rest_port = sbt_free_port();
 	const char *args[] = {"--calls", "0", "--rest-no-dial", "--rest-fail-status", "503", "--rest-fail-count", "1", NULL};
 	callsim_start(&s, "resterr", args);
 	const char *create = "/2010-04-01/Accounts/" ACCOUNT "/Calls.json";

@@ -29,17 +29,6 @@
 #include "sb_json.h"
 #include "sb_time.h"
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 typedef struct {
 	char  *data;
 	size_t len;
@@ -141,7 +130,7 @@ static json_t *ended_call(const char *base, const char *key, const char *sid)
 static void test_make_run_places_a_call(void **state)
 {
 	char var[300], envbuf[200], base[64], report[300], run[300];
-	int gw = free_port(), bridge = free_port(), rt = free_port();
+	int gw = sbt_free_port(), bridge = sbt_free_port(), rt = sbt_free_port();
 	sbt_path(var, sizeof var, "var");
 	sbt_path(report, sizeof report, "callsim.json");
 	sbt_path(run, sizeof run, "callsim-run");

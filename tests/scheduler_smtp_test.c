@@ -43,27 +43,6 @@ static char       store_url[400];
 static int        mta_port;
 static bool       available;
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int port_open(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	close(fd);
-	return ok;
-}
-
 /* Certificate, virtual user table, Maildir (owned by nobody) and smtpd.conf in the test folder. */
 static int write_mta_config(void)
 {
@@ -93,7 +72,7 @@ static int start_mta(void)
 	if (sbt_spawn(&mta, SMTPD, args) < 0)
 		return -1;
 	for (int i = 0; i < 200 && sbt_alive(&mta); i++) {
-		if (port_open(mta_port))
+		if (sbt_port_open(mta_port))
 			return 0;
 		usleep(50 * 1000);
 	}
@@ -123,7 +102,7 @@ static int setup(void **state)
 	if (!available)
 		return 0;
 	char url[100];
-	mta_port = free_port();
+	mta_port = sbt_free_port();
 	snprintf(url, sizeof url, "smtp://127.0.0.1:%d/sb.test", mta_port);
 	if (write_mta_config() < 0 || sbt_start_store(&store, store_url, sizeof store_url, NULL) < 0)
 		return -1;

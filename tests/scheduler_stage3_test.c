@@ -63,7 +63,7 @@ static struct {
 static int start_rt(char *url, size_t cap)
 {
 	char run[300], listen[64];
-	int port = bt_free_port();
+	int port = sbt_free_port();
 	sbt_path(run, sizeof run, "run");
 	sbt_path(g.record, sizeof g.record, "rt.jsonl");
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -71,14 +71,14 @@ static int start_rt(char *url, size_t cap)
 			      "--tool-speech-ms", "400", "--no-kb", "--turn-tools", "end_call:{\"reason\":\"promised to pay\"}",
 			      NULL};
 	snprintf(url, cap, "ws://127.0.0.1:%d/v1/realtime", port);
-	return sbt_spawn(&g.rt, sbt_bin("sb-realtime-sim"), args) == 0 ? bt_tcp_ready(port, BT_WAIT_MS) : -1;
+	return sbt_spawn(&g.rt, sbt_bin("sb-realtime-sim"), args) == 0 ? sbt_tcp_ready(port, BT_WAIT_MS) : -1;
 }
 
 static int start_bridge(const char *rt_url, char *control, size_t cap, int *ws_port)
 {
 	char run[300], listen[64], events[400], api[64];
 	sbt_path(run, sizeof run, "run");
-	*ws_port = bt_free_port();
+	*ws_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", *ws_port);
 	snprintf(control, cap, "ipc://%s/bridge.sock", run);
 	snprintf(events, sizeof events, "ipc://%s/bridge-events.sock", run);
@@ -89,7 +89,7 @@ static int start_bridge(const char *rt_url, char *control, size_t cap, int *ws_p
 			      "--drain-seconds", "1", NULL};
 	if (sbt_spawn(&g.bridge, sbt_bin("sb-media-bridge"), args) < 0 || sbt_wait_ready(control, BT_WAIT_MS) < 0)
 		return -1;
-	return bt_tcp_ready(*ws_port, BT_WAIT_MS);
+	return sbt_tcp_ready(*ws_port, BT_WAIT_MS);
 }
 
 /* callsim as Twilio: the REST stand-in only (--calls 0), dialling back what the scheduler places. */
@@ -104,13 +104,13 @@ static int start_callsim(void)
 			      "--duration-ms", "20000", "--talk-at-ms", "1500", "--talk-ms", "400", NULL};
 	if (sbt_spawn(&g.sim, sbt_bin("sb-callsim"), args) < 0)
 		return -1;
-	return bt_tcp_ready(g.rest_port, BT_WAIT_MS);
+	return sbt_tcp_ready(g.rest_port, BT_WAIT_MS);
 }
 
 static int start_gateway(const char *control, int ws_port)
 {
 	char run[300], listen[64], stream[64], events[400];
-	int port = bt_free_port();
+	int port = sbt_free_port();
 	sbt_path(run, sizeof run, "run");
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	snprintf(g.public_url, sizeof g.public_url, "http://127.0.0.1:%d", port); /* where callsim posts */
@@ -124,7 +124,7 @@ static int start_gateway(const char *control, int ws_port)
 	g.api.port = port;
 	if (sbt_spawn(&g.gw, sbt_bin("sb-gateway"), args) < 0)
 		return -1;
-	return bt_tcp_ready(port, BT_WAIT_MS);
+	return sbt_tcp_ready(port, BT_WAIT_MS);
 }
 
 static int start_scheduler(void)
@@ -151,7 +151,7 @@ static int setup(void **state)
 	sb_http_global_init();
 	sbt_path(run, sizeof run, "run");
 	snprintf(g.sched_url, sizeof g.sched_url, "ipc://%s/scheduler.sock", run);
-	g.rest_port = bt_free_port();
+	g.rest_port = sbt_free_port();
 	if (sbt_start_store(&g.store, g.store_url, sizeof g.store_url, NULL) < 0 || start_rt(rt_url, sizeof rt_url) < 0 ||
 	    start_bridge(rt_url, control, sizeof control, &ws_port) < 0 || start_callsim() < 0 ||
 	    start_gateway(control, ws_port) < 0 || start_scheduler() < 0)

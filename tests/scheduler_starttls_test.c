@@ -50,27 +50,6 @@ static smtp_server tls_srv, plain_srv;
 static char        store_url[400], cert[400];
 static bool        available;
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int port_open(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	close(fd);
-	return ok;
-}
-
 /* Can we run the server at all? Says why not on stderr. */
 static bool server_available(void)
 {
@@ -103,7 +82,7 @@ static int start_server(smtp_server *s, const char *name, bool tls)
 {
 	char script[600], cwd[400], port[16], file[100], key[400];
 	snprintf(script, sizeof script, "%s/tests/lib/smtp_tls_server.py", getcwd(cwd, sizeof cwd) ? cwd : ".");
-	s->port = free_port();
+	s->port = sbt_free_port();
 	snprintf(port, sizeof port, "%d", s->port);
 	snprintf(file, sizeof file, "%s-events.jsonl", name);
 	sbt_path(s->log, sizeof s->log, file);
@@ -115,7 +94,7 @@ static int start_server(smtp_server *s, const char *name, bool tls)
 	if (sbt_spawn_as(&s->proc, name, PYTHON, args) < 0)
 		return -1;
 	for (int64_t until = sb_mono_ms() + 15000; sb_mono_ms() < until && sbt_alive(&s->proc); usleep(20 * 1000))
-		if (port_open(s->port))
+		if (sbt_port_open(s->port))
 			return 0;
 	fprintf(stderr, "%s did not start: see %s\n", name, s->proc.log);
 	return -1;

@@ -107,18 +107,6 @@ static const char *ipc(const char *name)
 	return u;
 }
 
-/* A TCP port that was free a moment ago on loopback. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* Stop p with SIGTERM and demand a clean valgrind exit. */
 static void expect_clean_exit(sbt_proc *p)
 {
@@ -176,7 +164,7 @@ static void test_bridge_clean_shutdown(void **state)
 	if (sanitizer_build())
 		skip();
 	char listen[64];
-	snprintf(listen, sizeof listen, "127.0.0.1:%d", free_port());
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", sbt_free_port());
 	const char *url = ipc("vg-bridge.sock");
 	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--control", url,
 			      "--events", ipc("vg-bridge-events.sock"), "--secret", "valgrind-stream-token-secret",
@@ -217,7 +205,7 @@ static void test_gateway_clean_shutdown(void **state)
 	if (sanitizer_build())
 		skip();
 	char listen[64], health[128];
-	int port = free_port();
+	int port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	snprintf(health, sizeof health, "http://127.0.0.1:%d/healthz", port);
 	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--events",
@@ -235,23 +223,6 @@ static int wait_done(sbt_proc *p, int timeout_ms)
 	return sbt_stop(p, 0, timeout_ms);
 }
 
-/* Poll until something accepts on 127.0.0.1:port. */
-static int tcp_ready(int port, int timeout_ms)
-{
-	int64_t until = sb_mono_ms() + timeout_ms;
-	while (sb_mono_ms() < until) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-		close(fd);
-		if (rc == 0)
-			return 0;
-		usleep(50 * 1000); /* polling a process that is still starting under valgrind */
-	}
-	return -1;
-}
-
 /* sb-voice: the one-shot synthesis, then a real session (a bridge, normal, dials it and sb-callsim
  * says one word: greeting, recognition, policy, synthesis, end_call), then SIGTERM. */
 static void test_voice_clean_shutdown(void **state)
@@ -265,12 +236,12 @@ static void test_voice_clean_shutdown(void **state)
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-voice"), say), 0);
 	assert_int_equal(wait_done(&p, 120000), 0);
 
-	int vport = free_port(), bport = free_port();
+	int vport = sbt_free_port(), bport = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", vport);
 	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--work-dir",
 			      sbt_path(work, sizeof work, "vg-voice"), NULL};
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-voice"), args), 0);
-	assert_int_equal(tcp_ready(vport, 120000), 0);
+	assert_int_equal(sbt_tcp_ready(vport, 120000), 0);
 
 	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", vport);
 	snprintf(blisten, sizeof blisten, "127.0.0.1:%d", bport);

@@ -119,7 +119,7 @@ static void start_bridge(sbt_proc *p, const char *tag, int ws_port, int rt_port,
 	snprintf(name, sizeof name, "bridge-%s", tag);
 	assert_int_equal(sbt_spawn_as(p, name, sbt_bin("sb-media-bridge"), args), 0);
 	assert_int_equal(sbt_wait_ready(control, BT_WAIT_MS), 0);
-	assert_int_equal(bt_tcp_ready(ws_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(ws_port, BT_WAIT_MS), 0);
 }
 
 static int setup(void **st)
@@ -164,28 +164,28 @@ static int setup(void **st)
 
 	/* sb-voice, sb-realtime-sim, a bridge for each, and a gateway in front of the sb-voice one */
 	char listen[64], work[512];
-	g.voice_port = bt_free_port();
+	g.voice_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", g.voice_port);
 	sbt_path(work, sizeof work, "voice-work");
 	const char *vargs[] = {"--run-dir", g.run, "--listen", listen, "--store-url", g.store_url, "--work-dir", work, NULL};
 	assert_int_equal(sbt_spawn(&g.voice, sbt_bin("sb-voice"), vargs), 0);
-	assert_int_equal(bt_tcp_ready(g.voice_port, 30000), 0);
+	assert_int_equal(sbt_tcp_ready(g.voice_port, 30000), 0);
 
-	g.rt_port = bt_free_port();
+	g.rt_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", g.rt_port);
 	const char *sargs[] = {"--run-dir", g.run, "--listen", listen, "--greeting-ms", "1500", NULL};
 	assert_int_equal(sbt_spawn(&g.rt, sbt_bin("sb-realtime-sim"), sargs), 0);
-	assert_int_equal(bt_tcp_ready(g.rt_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(g.rt_port, BT_WAIT_MS), 0);
 
-	g.rest_port = bt_free_port();
-	g.ws_port = bt_free_port();
-	g.ws_rt_port = bt_free_port();
+	g.rest_port = sbt_free_port();
+	g.ws_port = sbt_free_port();
+	g.ws_rt_port = sbt_free_port();
 	char control_rt[512];
 	start_bridge(&g.bridge, "voice", g.ws_port, g.voice_port, g.control, sizeof g.control);
 	start_bridge(&g.bridge_rt, "sim", g.ws_rt_port, g.rt_port, control_rt, sizeof control_rt);
 
 	char pub[64], stream[64];
-	g.gw_port = bt_free_port();
+	g.gw_port = sbt_free_port();
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", g.gw_port);
 	snprintf(pub, sizeof pub, "http://127.0.0.1:%d", g.gw_port);
 	snprintf(stream, sizeof stream, "ws://127.0.0.1:%d", g.ws_port);
@@ -194,7 +194,7 @@ static int setup(void **st)
 			       "--events", events, "--store-url", g.store_url, "--bridge-url", g.control, "--rag-url", g.rag_url,
 			       "--twilio-auth-token", AUTH, "--secret", SECRET, NULL};
 	assert_int_equal(sbt_spawn(&g.gw, sbt_bin("sb-gateway"), gargs), 0);
-	assert_int_equal(bt_tcp_ready(g.gw_port, BT_WAIT_MS), 0);
+	assert_int_equal(sbt_tcp_ready(g.gw_port, BT_WAIT_MS), 0);
 	return 0;
 }
 

@@ -32,17 +32,6 @@
 #include "sb_json.h"
 #include "sb_time.h"
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	bind(fd, (struct sockaddr *)&a, sizeof a);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* utime+stime of pid in ms. */
 static long cpu_ms(pid_t pid)
 {
@@ -102,7 +91,7 @@ static void run(int calls, int secs)
 {
 	char run_dir[300], rt_listen[64], listen[64], rt_url[128], ctl[400], url[128], report[400], dur[32], ncalls[16];
 	sbt_path(run_dir, sizeof run_dir, "run");
-	int rp = free_port(), wp = free_port();
+	int rp = sbt_free_port(), wp = sbt_free_port();
 	snprintf(rt_listen, sizeof rt_listen, "127.0.0.1:%d", rp);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", wp);
 	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", rp);

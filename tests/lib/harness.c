@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,4 +230,36 @@ const char *sbt_code(sb_client *c, const char *op, json_t *args)
 		snprintf(code, sizeof code, "%s", sb_json_str(json_object_get(reply, "error"), "code") ?: "?");
 	json_decref(reply);
 	return code;
+}
+
+int sbt_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+bool sbt_port_open(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
+}
+
+int sbt_tcp_ready(int port, int timeout_ms)
+{
+	int64_t until = sb_mono_ms() + timeout_ms;
+	while (!sbt_port_open(port)) {
+		if (sb_mono_ms() >= until)
+			return -1;
+		usleep(20 * 1000); /* polling a process that is still starting */
+	}
+	return 0;
 }

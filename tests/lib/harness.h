@@ -36,6 +36,12 @@ int sbt_spawn(sbt_proc *p, const char *bin, const char *const *args);
 int sbt_spawn_as(sbt_proc *p, const char *name, const char *bin, const char *const *args);
 /* Poll sys.health on url until it answers ok or timeout_ms passes. 0 or -1. */
 int sbt_wait_ready(const char *url, int timeout_ms);
+/* A free TCP port on 127.0.0.1 (bound to port 0, read back, released). */
+int sbt_free_port(void);
+/* true if something accepts connections on 127.0.0.1:port right now. */
+bool sbt_port_open(int port);
+/* Poll until something accepts on 127.0.0.1:port: 0, or -1 once timeout_ms passed. */
+int sbt_tcp_ready(int port, int timeout_ms);
 /* Send sig and wait up to timeout_ms for exit. Returns the exit status (0..255), 128+signal, or -1 on timeout (then SIGKILLed). */
 int sbt_stop(sbt_proc *p, int sig, int timeout_ms);
 /* true while the process runs. */
