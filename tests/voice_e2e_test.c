@@ -15,6 +15,9 @@
  *  - intents: unclear speech gets the repeat prompt; "talk to a human"
  *    triggers transfer_to_human (the call is transferred through Twilio
  *    REST); "goodbye" triggers end_call (the call is completed);
+ *  - collections: an outbound call to a payer: identity confirmed, the
+ *    debt-collector disclosure said, a promise to pay with an amount and a
+ *    date recorded through record_payment_promise;
  *  - interruption: the caller talks over a long answer: the response is
  *    cancelled (turn_detected), Twilio gets a clear, and the next question
  *    is answered;
@@ -449,6 +452,50 @@ static void test_interruption(void **st)
 	json_decref(r);
 }
 
+/* ---- a collections call ------------------------------------------------------------------------------------ */
+
+static void test_collections_promise(void **st)
+{
+	json_decref(sbt_ok(g.store_c, "payers.create",
+			   json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:i}", "id", "payer_voice", "businessId", g.biz, "name",
+				     "Dana Demo", "company", "Nimbus Internet", "amountDue", 129.5, "currency", "USD",
+				     "daysOverdue", 12)));
+	char stream[128];
+	snprintf(stream, sizeof stream, "ws://127.0.0.1:%d/collect-iq/media-stream", g.ws_port);
+	const char *texts[] = {"yes this is dana", "i can pay fifty dollars next friday", NULL};
+	const char *extra[] = {"--payer-id", "payer_voice", NULL};
+	/* straight to the collections stream (the webhook leg of outbound calls is in scheduler_stage3_test) */
+	char files[2048], report[512];
+	say_list(texts, files, sizeof files);
+	sbt_path(report, sizeof report, "report-collect.json");
+	const char *args[] = {"--run-dir", g.run, "--report", report, "--secret", SECRET, "--stream-url", stream, "--say",
+			      files, "--duration-ms", "90000", extra[0], extra[1], NULL};
+	assert_int_equal(sbt_spawn_as(&g.sim, "callsim-collect", sbt_bin("sb-callsim"), args), 0);
+	assert_int_equal(sbt_stop(&g.sim, 0, 120000), 0);
+	json_t *r = json_load_file(report, 0, NULL);
+	assert_non_null(r);
+	json_t *c = stored_call(sid_of(r));
+	print_transcript(c);
+	json_t *lines = json_object_get(c, "transcript");
+	size_t i;
+	json_t *l;
+	bool disclosed = false, greeted_by_name = false;
+	json_array_foreach(lines, i, l) {
+		const char *t = sb_json_str(l, "text");
+		greeted_by_name |= strstr(t, "Am I speaking with Dana Demo?") != NULL;
+		disclosed |= strstr(t, "attempt to collect a debt") != NULL;
+	}
+	assert_true(greeted_by_name);
+	assert_true(disclosed);
+	assert_int_equal(tool_count(c, "record_payment_promise"), 1);
+	json_t *t;
+	json_array_foreach(json_object_get(c, "toolCalls"), i, t)
+		if (strcmp(sb_json_str(t, "name"), "record_payment_promise") == 0)
+			assert_non_null(strstr(sb_json_str(t, "arguments"), "\"amount\":50"));
+	json_decref(c);
+	json_decref(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_unclear_then_goodbye),
 		cmocka_unit_test(test_transfer),
 		cmocka_unit_test(test_interruption),
+		cmocka_unit_test(test_collections_promise),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -117,8 +117,9 @@ static void test_collections(void **st)
 	vp_on_utterance(&s, "yes this is jane", true, &a);
 	assert_string_equal(a.intent, "identity_confirmed");
 	assert_non_null(strstr(a.say, "This is an attempt to collect a debt"));
-	assert_non_null(strstr(a.say, "120.00 USD"));
+	assert_non_null(strstr(a.say, "overdue balance of $120, 30 days overdue"));
 	vp_on_utterance(&s, "i can pay fifty dollars next friday", true, &a);
+	assert_non_null(strstr(a.say, "promise to pay $50 on Friday, November 27"));
 	assert_string_equal(a.tool, "record_payment_promise");
 	assert_string_equal(a.args, "{\"amount\":50.00,\"date\":\"2026-11-27\"}");
 	vp_on_utterance(&s, "i will pay one hundred and twenty dollars tomorrow", true, &a);
@@ -136,10 +137,22 @@ static void test_collections(void **st)
 	assert_string_equal(a.args, "{\"reason\":\"that is not my debt\"}");
 	vp_on_utterance(&s, "how much do i owe", true, &a);
 	assert_string_equal(a.intent, "balance");
-	assert_non_null(strstr(a.say, "120.00 USD"));
+	assert_non_null(strstr(a.say, "$120"));
 	vp_on_utterance(&s, "goodbye", true, &a);
 	assert_string_equal(a.tool, "end_call");
 
+	setup_outbound(&s);
+	/* nothing is collected, or disclosed, before the identity is confirmed */
+	vp_on_utterance(&s, "i can pay fifty dollars next friday", true, &a);
+	assert_string_equal(a.intent, "identity_check");
+	assert_string_equal(a.tool, "");
+	assert_null(strstr(a.say, "debt"));
+	char phrases[2048];
+	assert_true(vp_expected_phrases(&s, phrases, sizeof phrases) > 0);
+	assert_non_null(strstr(phrases, "yes this is Jane.\n"));
+	assert_non_null(strstr(phrases, "this is Jane Doe.\n"));
+	vp_on_utterance(&s, "no this is not jane", true, &a);
+	assert_string_equal(a.intent, "wrong_person");
 	setup_outbound(&s);
 	vp_on_utterance(&s, "no you have the wrong number", true, &a);
 	assert_string_equal(a.intent, "wrong_person");

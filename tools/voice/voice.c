@@ -69,7 +69,7 @@ static const sb_flag flags[] = {
 	{"work-dir", "SB_VOICE_WORK_DIR", SB_FLAG_STR, "{run}/voice", "private folder for generated model files", &cfg.work_dir, 0, 0, false},
 	{"voice", "SB_VOICE_VOICE", SB_FLAG_STR, "kal", "flite voice: kal (8 kHz), rms, slt, awb", &cfg.voice, 0, 0, false},
 	{"vad-mode", "SB_VOICE_VAD_MODE", SB_FLAG_INT, "-1", "WebRTC VAD mode 0..3 (-1: from the session's server_vad threshold)", &cfg.vad_mode, -1, 3, false},
-	{"min-confidence", "SB_VOICE_MIN_CONFIDENCE", SB_FLAG_STR, "0.0005", "recognition posterior below which the caller is asked to repeat", &cfg.min_conf, 0, 0, false},
+	{"min-confidence", "SB_VOICE_MIN_CONFIDENCE", SB_FLAG_STR, "0.01", "recognition posterior below which the caller is asked to repeat", &cfg.min_conf, 0, 0, false},
 	{"lead-ms", "SB_VOICE_LEAD_MS", SB_FLAG_INT, "600", "send assistant audio this far ahead of real time", &cfg.lead_ms, 0, 600000, false},
 	{"max-sessions", "SB_VOICE_MAX_SESSIONS", SB_FLAG_INT, "64", "concurrent sessions (more are refused)", &cfg.max_sessions, 1, 10000, false},
 	{"knowledge-timeout-ms", NULL, SB_FLAG_INT, "2000", "how long to wait for the store's knowledge", &cfg.knowledge_timeout_ms, 100, 60000, false},
@@ -476,9 +476,11 @@ static void on_append(vsess *s, const char *msg, size_t len)
 
 static void apply_corpus(vsess *s, const char *knowledge)
 {
-	size_t cap = strlen(s->instructions) + strlen(s->tool_text) + (knowledge ? strlen(knowledge) : 0) + 8;
+	char expected[2048];
+	vp_expected_phrases(&s->pol, expected, sizeof expected);
+	size_t cap = strlen(s->instructions) + strlen(s->tool_text) + strlen(expected) + (knowledge ? strlen(knowledge) : 0) + 8;
 	char *corpus = malloc(cap), err[256];
-	snprintf(corpus, cap, "%s\n%s\n%s", s->instructions, s->tool_text, knowledge ? knowledge : "");
+	snprintf(corpus, cap, "%s\n%s\n%s\n%s", s->instructions, s->tool_text, expected, knowledge ? knowledge : "");
 	int64_t t0 = sb_mono_us();
 	if (sv_ear_set_corpus(s->ear, corpus, err, sizeof err) != 0)
 		sb_warn("voice.corpus_failed", "session=%d err=\"%s\"", s->index, err);

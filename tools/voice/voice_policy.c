@@ -179,6 +179,16 @@ static bool spoken_date(const char *text, time_t today, char *out, size_t cap)
 
 /* ---- configuration from the session ------------------------------------------------------------------- */
 
+const char *vp_money(const vp_state *s, double amount, char *out, size_t cap)
+{
+	bool whole = amount == (double)(long long)amount;
+	if (strcmp(s->currency, "USD") == 0)
+		snprintf(out, cap, whole ? "$%.0f" : "$%.2f", amount);
+	else
+		snprintf(out, cap, whole ? "%.0f %s" : "%.2f %s", amount, s->currency);
+	return out;
+}
+
 void vp_configure(vp_state *s, const char *instructions, const json_t *tools, time_t today)
 {
 	memset(s, 0, sizeof *s);
@@ -203,13 +213,43 @@ void vp_configure(vp_state *s, const char *instructions, const json_t *tools, ti
 		between(ins, "answer the phone for", " ", ".", s->business, sizeof s->business);
 	between(ins, "You are calling", " ", " on behalf of", s->payer, sizeof s->payer);
 	between(ins, "on behalf of", " ", " about", s->company, sizeof s->company);
-	char bal[120];
+	char bal[120], cur[8] = "USD", money[48];
+	snprintf(s->currency, sizeof s->currency, "USD");
 	if (between(ins, "overdue balance of", " ", ".\n", bal, sizeof bal) ||
 	    between(ins, "overdue balance of", " ", ". ", bal, sizeof bal)) {
-		snprintf(s->balance, sizeof s->balance, "%s", bal);
+		/* "120.00 USD, 30 days overdue" → "$120, 30 days overdue" (said as words by the voice) */
 		s->amount_due = atof(bal);
+		const char *rest = strchr(bal, ',');
+		if (sscanf(bal, "%*f %3[A-Z]", cur) == 1)
+			snprintf(s->currency, sizeof s->currency, "%s", cur);
+		snprintf(s->balance, sizeof s->balance, "%s%s", vp_money(s, s->amount_due, money, sizeof money),
+			 rest ? rest : "");
 	}
 	between(ins, "Then say:", "\"", "\"", s->disclosure, sizeof s->disclosure);
+}
+
+size_t vp_expected_phrases(const vp_state *s, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	if (!s->collections || !*s->payer)
+		return 0;
+	/* how people answer "Am I speaking with Dana Demo?" */
+	char first[100];
+	snprintf(first, sizeof first, "%.*s", (int)strcspn(s->payer, " "), s->payer);
+	static const char *const FORMS[] = {"yes this is %s", "this is %s", "yes %s speaking", "%s speaking", "yes it's %s",
+					    "no this is not %s", "there is no %s here", NULL};
+	for (int i = 0; FORMS[i]; i++)
+		for (int k = 0; k < 2; k++) {
+			int n = snprintf(out + len, cap - len, FORMS[i], k ? s->payer : first);
+			if (n < 0 || len + (size_t)n + 2 >= cap)
+				return len;
+			len += (size_t)n;
+			out[len++] = '.';
+			out[len++] = '\n';
+			out[len] = '\0';
+		}
+	return len;
 }
 
 /* ---- the greeting ------------------------------------------------------------------------------------- */
@@ -276,7 +316,12 @@ static bool promise(vp_state *s, const char *text, vp_action *a)
 		say(a, "Thank you. On which day will you make that payment?");
 		return true;
 	}
-	say(a, "Thank you. I have noted your promise to pay %.2f on %s.", amount, date);
+	char money[48], day[48] = "";
+	struct tm tm = {0};
+	if (strptime(date, "%Y-%m-%d", &tm))
+		strftime(day, sizeof day, "%A, %B %d", &tm); /* "Friday, November 27": spoken, not read out */
+	say(a, "Thank you. I have noted your promise to pay %s on %s.", vp_money(s, amount, money, sizeof money),
+	    *day ? day : date);
 	snprintf(a->tool, sizeof a->tool, "record_payment_promise");
 	snprintf(a->args, sizeof a->args, "{\"amount\":%.2f,\"date\":\"%s\"}", amount, date);
 	return true;
@@ -286,7 +331,7 @@ static void collections_turn(vp_state *s, const char *text, vp_action *a)
 {
 	char arg[600];
 	if (!s->identity_confirmed) {
-		if (has_any(text, NO) && !has_any(text, YES)) {
+		if (has_any(text, NO) || has(text, "not")) { /* "no", "this is not Dana", "wrong number" */
 			snprintf(a->intent, sizeof a->intent, "wrong_person");
 			say(a, "I am sorry for the trouble. We will update our records. Goodbye.");
 			if (s->can_end)
@@ -302,6 +347,10 @@ static void collections_turn(vp_state *s, const char *text, vp_action *a)
 			    *s->balance ? s->balance : "on your account");
 			return;
 		}
+		/* nothing about the debt before the identity is confirmed */
+		snprintf(a->intent, sizeof a->intent, "identity_check");
+		say(a, "Before we continue, may I confirm that I am speaking with %s?", *s->payer ? s->payer : "the account holder");
+		return;
 	}
 	if (has_any(text, DISPUTE)) {
 		snprintf(a->intent, sizeof a->intent, "dispute");

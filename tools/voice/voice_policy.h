@@ -28,6 +28,7 @@ typedef struct vp_state {
 	char payer[200], company[200];
 	char balance[120];         /* "120.00 USD, 30 days overdue" */
 	double amount_due;
+	char currency[8];          /* ISO code from the instructions, "USD" if none */
 	char disclosure[600];      /* the quoted disclosure in the instructions */
 	char last_question[512];   /* the query behind the pending knowledge lookup */
 	int  misunderstood;        /* consecutive utterances not understood */
@@ -44,6 +45,11 @@ typedef struct vp_action {
 /* From session.update: instructions text and the tools array (may be NULL). */
 void vp_configure(vp_state *s, const char *instructions, const json_t *tools, time_t today);
 
+/* Sentences this session's callers are likely to say beyond the generic
+ * phrases (for the recogniser's language model): how a payer confirms or
+ * denies their name. Returns the length written to out. */
+size_t vp_expected_phrases(const vp_state *s, char *out, size_t cap);
+
 /* The first response: the greeting. response_instructions are the
  * per-response instructions if any ("… saying exactly: \"…\""). */
 void vp_greeting(vp_state *s, const char *response_instructions, vp_action *out);
@@ -54,6 +60,9 @@ void vp_on_utterance(vp_state *s, const char *text, bool understood, vp_action *
 
 /* A function's output came back and a response is wanted. */
 void vp_after_tool(vp_state *s, const char *tool, const char *output, vp_action *out);
+
+/* amount as it should be spoken in the session's currency ("$50", "$129.50", "80 EUR"). */
+const char *vp_money(const vp_state *s, double amount, char *out, size_t cap);
 
 /* The most relevant one or two sentences of a knowledge lookup's output for
  * question (exposed for tests). */
