@@ -37,6 +37,7 @@
 #include "sb_base64.h"
 #include "sb_daemon.h"
 #include "sb_events.h"
+#include "sb_g711.h"
 #include "sb_jscan.h"
 #include "sb_json.h"
 #include "sb_log.h"
@@ -986,34 +987,38 @@ static void *loop_main(void *arg)
 
 /* ---- one-shot: --say ------------------------------------------------------------------------------------------------------ */
 
-static int write_chunk(const uint8_t *ulaw, size_t n, void *arg)
-{
-	return fwrite(ulaw, 1, n, arg) == n ? 0 : 1;
-}
-
+/* The spoken text as a μ-law WAV, without the synthesiser's leading and
+ * trailing silence, so that "the caller stopped talking" is the file's end
+ * (sb-callsim measures turn latency from there). */
 static int say_once(void)
 {
-	FILE *f = fopen(cfg.say_out, "wb");
+	resp r = {0};
+	int rc = sv_say(cfg.voice, cfg.say, collect_audio, &r);
+	size_t a = 0, b = r.len;
+	while (a < b && abs(sb_ulaw_decode(r.audio[a])) < 300)
+		a++;
+	while (b > a && abs(sb_ulaw_decode(r.audio[b - 1])) < 300)
+		b--;
+	FILE *f = rc == 0 && b > a ? fopen(cfg.say_out, "wb") : NULL;
 	if (!f) {
-		sb_error_log("voice.say_failed", "file=%s err=\"%s\"", cfg.say_out, strerror(errno));
+		sb_error_log("voice.say_failed", "file=%s voice=%s err=\"%s\"", cfg.say_out, cfg.voice,
+			     rc ? "unknown voice" : b > a ? strerror(errno) : "no audio");
+		free(r.audio);
 		return -1;
 	}
-	unsigned char hdr[46] = {0};
-	fwrite(hdr, 1, sizeof hdr, f); /* the header is written once the length is known */
-	int rc = sv_say(cfg.voice, cfg.say, write_chunk, f);
-	long n = ftell(f) - 46;
-	uint32_t data = (uint32_t)n, riff = 38 + data, fmt = 18, rate = 8000, bps = 8000;
+	uint32_t data = (uint32_t)(b - a), riff = 38 + data, fmt = 18, rate = 8000, bps = 8000;
 	uint16_t tag = 7, ch = 1, align = 1, bits = 8, ext = 0;
-	rewind(f);
 	fwrite("RIFF", 1, 4, f), fwrite(&riff, 4, 1, f), fwrite("WAVEfmt ", 1, 8, f), fwrite(&fmt, 4, 1, f);
 	fwrite(&tag, 2, 1, f), fwrite(&ch, 2, 1, f), fwrite(&rate, 4, 1, f), fwrite(&bps, 4, 1, f);
 	fwrite(&align, 2, 1, f), fwrite(&bits, 2, 1, f), fwrite(&ext, 2, 1, f);
 	fwrite("data", 1, 4, f), fwrite(&data, 4, 1, f);
-	if (fclose(f) != 0 || rc != 0) {
-		sb_error_log("voice.say_failed", "file=%s voice=%s", cfg.say_out, cfg.voice);
+	fwrite(r.audio + a, 1, data, f);
+	free(r.audio);
+	if (fclose(f) != 0) {
+		sb_error_log("voice.say_failed", "file=%s err=\"%s\"", cfg.say_out, strerror(errno));
 		return -1;
 	}
-	sb_info("voice.said", "file=%s ms=%ld", cfg.say_out, n / 8);
+	sb_info("voice.said", "file=%s ms=%u", cfg.say_out, data / 8);
 	return 0;
 }
 
