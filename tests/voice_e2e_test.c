@@ -424,7 +424,9 @@ static void test_unclear_then_goodbye(void **st)
 static void test_transfer(void **st)
 {
 	const char *texts[] = {"i want to talk to a human", NULL};
-	json_t *r = call("transfer", 0, texts, NULL);
+	/* a long gap: the bridge, not the caller, ends the call once "transferring you" has played */
+	const char *extra[] = {"--say-gap-ms", "4000", NULL};
+	json_t *r = call("transfer", 0, texts, extra);
 	json_t *c = stored_call(sid_of(r));
 	print_transcript(c);
 	assert_int_equal(tool_count(c, "transfer_to_human"), 1);
