@@ -335,6 +335,8 @@ void tools_fallback(bridge_call *c, const char *why);
 json_t *instructions_session_update(bridge_call *c);
 /* The greeting response.create body (new reference). */
 json_t *instructions_greeting(const bridge_call *c);
+/* response.metadata {business_id, call_sid[, payer_id]} for every response.create. */
+json_t *instructions_metadata(const bridge_call *c);
 
 /* ---- store writes (bridge_store.c) ------------------------------------------------------ */
 

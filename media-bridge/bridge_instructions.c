@@ -104,8 +104,9 @@ json_t *instructions_session_update(bridge_call *c)
 }
 
 /* response.metadata (GA: string values) naming whom the session serves, so a provider such as the
- * offline engine can load that business's knowledge; empty values are left out. */
-static json_t *greeting_metadata(const bridge_call *c)
+ * offline engine can load that business's knowledge; empty values are left out. Sent with every
+ * response.create (session_request_response), so a session opened after a reconnect learns it too. */
+json_t *instructions_metadata(const bridge_call *c)
 {
 	const char *biz = c->business_id[0] ? c->business_id : sb_json_str(json_object_get(c->context, "payer"), "businessId");
 	json_t *m = json_object();
@@ -132,10 +133,7 @@ json_t *instructions_greeting(const bridge_call *c)
 	size_t n = strlen(c->instructions ? c->instructions : "") + strlen(buf) + 4;
 	char *all = malloc(n);
 	snprintf(all, n, "%s\n\n%s", c->instructions ? c->instructions : "", buf);
-	json_t *r = json_pack("{s:s}", "instructions", all), *meta = greeting_metadata(c);
+	json_t *r = json_pack("{s:s}", "instructions", all);
 	free(all);
-	if (json_object_size(meta))
-		json_object_set(r, "metadata", meta);
-	json_decref(meta);
 	return r;
 }

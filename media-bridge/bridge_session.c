@@ -444,9 +444,16 @@ void session_request_response(bridge_call *c, json_t *response)
 		json_decref(response);
 		return;
 	}
-	json_t *ev = json_pack("{s:s}", "type", "response.create");
-	if (response)
+	json_t *ev = json_pack("{s:s}", "type", "response.create"), *meta = instructions_metadata(c);
+	if (!response)
+		response = json_object();
+	if (json_object_size(meta) && !json_object_get(response, "metadata"))
+		json_object_set(response, "metadata", meta);
+	json_decref(meta);
+	if (json_object_size(response))
 		json_object_set_new(ev, "response", response);
+	else
+		json_decref(response);
 	c->resp_active = true; /* until response.done: no second create can race this one */
 	c->active_resp[0] = '\0';
 	c->create_pending = false;

@@ -587,6 +587,20 @@ static void on_session_update(vsess *s, json_t *ev, const char *client_ev)
 	send_ev(s, json_pack("{s:s,s:o}", "type", "session.updated", "session", echo));
 }
 
+/* Once per session: the business's knowledge into the recogniser's language model. */
+static void load_knowledge(vsess *s, const char *business_id)
+{
+	if (!business_id || !*business_id || s->knowledge_loaded)
+		return;
+	s->knowledge_loaded = true;
+	snprintf(s->business_id, sizeof s->business_id, "%s", business_id);
+	char *k = fetch_knowledge(s);
+	if (k) {
+		apply_corpus(s, k);
+		free(k);
+	}
+}
+
 static void on_response_create(vsess *s, json_t *ev, const char *client_ev)
 {
 	if (s->r.active) {
@@ -596,23 +610,16 @@ static void on_response_create(vsess *s, json_t *ev, const char *client_ev)
 	}
 	const json_t *rq = json_object_get(ev, "response");
 	vp_action a;
+	const char *biz = sb_json_str(json_object_get(rq, "metadata"), "business_id");
 	if (!s->greeted) {
 		s->greeted = true;
 		vp_greeting(&s->pol, sb_json_str(rq, "instructions"), &a);
 		respond(s, &a);
 		pump(s); /* the greeting's first audio before the knowledge lookup below */
-		const char *biz = sb_json_str(json_object_get(rq, "metadata"), "business_id");
-		if (biz && !s->knowledge_loaded) {
-			snprintf(s->business_id, sizeof s->business_id, "%s", biz);
-			char *k = fetch_knowledge(s);
-			s->knowledge_loaded = true;
-			if (k) {
-				apply_corpus(s, k);
-				free(k);
-			}
-		}
+		load_knowledge(s, biz);
 		return;
 	}
+	load_knowledge(s, biz); /* a session opened after a reconnect has no greeting */
 	for (int i = 0; i < s->ncalls; i++)
 		if (s->calls[i].output) {
 			vp_after_tool(&s->pol, s->calls[i].name, s->calls[i].output, &a);
