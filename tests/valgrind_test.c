@@ -44,6 +44,29 @@ static int spawn_valgrind(sbt_proc *p, const char *bin, const char *const *args)
 	return sbt_spawn_as(p, name, "/usr/bin/valgrind", argv);
 }
 
+/* Wait until p's log says "daemon.ready" (its sockets are listening). Polling a daemon that
+ * is still starting under valgrind would cut SP handshakes short, which can wedge an nng
+ * 1.5.2 listener (nng#1518) and make the RPC watchdog restart it: nng then leaks the old
+ * one, and that is nng's leak, not the daemon's. So we read the log instead. */
+static void wait_started(const sbt_proc *p, int timeout_ms)
+{
+	int64_t until = sb_mono_ms() + timeout_ms;
+	for (;;) {
+		FILE *f = fopen(p->log, "r");
+		char line[4096];
+		bool ready = false;
+		while (f && !ready && fgets(line, sizeof line, f))
+			ready = strstr(line, "daemon.ready") != NULL;
+		if (f)
+			fclose(f);
+		if (ready)
+			return;
+		if (sb_mono_ms() > until)
+			fail_msg("%s did not start under valgrind; see %s", p->name, p->log);
+		usleep(100 * 1000); /* polling the log of a daemon starting under valgrind */
+	}
+}
+
 static void test_store_clean_shutdown(void **state)
 {
 	if (sanitizer_build())
@@ -55,6 +78,7 @@ static void test_store_clean_shutdown(void **state)
 	const char *args[] = {"--run-dir", run, "--db", db, NULL};
 	sbt_proc p;
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-store"), args), 0);
+	wait_started(&p, 60000);
 	assert_int_equal(sbt_wait_ready(url, 60000), 0);
 	sb_client_opts o = {.timeout_ms = 10000};
 	sb_client *c = sb_client_open(url, &o, NULL);
@@ -137,6 +161,7 @@ static void test_rag_worker_clean_shutdown(void **state)
 			      ipc("vg-rag-events.sock"), "--data-dir", sbt_path(data, sizeof data, "vg-rag"), NULL};
 	sbt_proc p;
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-rag-worker"), args), 0);
+	wait_started(&p, 60000);
 	assert_int_equal(sbt_wait_ready(url, 60000), 0);
 	call_ok(url, "rag.query", json_pack("{s:s,s:s}", "businessId", "biz_vg", "query", "what are your hours"));
 	call_ok(url, "rag.stats", NULL);
@@ -154,6 +179,7 @@ static void test_scheduler_clean_shutdown(void **state)
 			      sbt_path(outbox, sizeof outbox, "vg-outbox"), NULL};
 	sbt_proc p;
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-scheduler"), args), 0);
+	wait_started(&p, 60000);
 	assert_int_equal(sbt_wait_ready(url, 60000), 0);
 	call_ok(url, "outreach.status", NULL);
 	expect_clean_exit(&p);
@@ -171,6 +197,7 @@ static void test_bridge_clean_shutdown(void **state)
 			      "--realtime-url", "ws://127.0.0.1:9/v1/realtime", NULL};
 	sbt_proc p;
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-media-bridge"), args), 0);
+	wait_started(&p, 60000);
 	assert_int_equal(sbt_wait_ready(url, 60000), 0);
 	call_ok(url, "session.list", NULL);
 	expect_clean_exit(&p);
@@ -213,6 +240,7 @@ static void test_gateway_clean_shutdown(void **state)
 			      "valgrind-admin-key-0123456789", "--twilio-auth-token", "valgrind-token", NULL};
 	sbt_proc p;
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-gateway"), args), 0);
+	wait_started(&p, 60000);
 	assert_int_equal(http_get_until_ok(health, 60000), 200);
 	expect_clean_exit(&p);
 }
@@ -241,6 +269,7 @@ static void test_voice_clean_shutdown(void **state)
 	const char *args[] = {"--run-dir", run, "--store-url", store_url, "--listen", listen, "--work-dir",
 			      sbt_path(work, sizeof work, "vg-voice"), NULL};
 	assert_int_equal(spawn_valgrind(&p, sbt_bin("sb-voice"), args), 0);
+	wait_started(&p, 120000);
 	assert_int_equal(sbt_tcp_ready(vport, 120000), 0);
 
 	snprintf(rt_url, sizeof rt_url, "ws://127.0.0.1:%d/v1/realtime", vport);
