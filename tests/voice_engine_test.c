@@ -28,6 +28,7 @@
 #include "harness.h"
 #include "sb_g711.h"
 #include "voice_engine.h"
+#include "voice_testkit.h"
 
 #define HMM_DEFAULT  "/usr/share/pocketsphinx/model/en-us/en-us"
 #define DICT_DEFAULT "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
@@ -45,41 +46,12 @@ static const char KNOWLEDGE[] =
 
 /* ---- audio helpers ------------------------------------------------------------------ */
 
-typedef struct abuf {
-	uint8_t *u;
-	size_t   n, cap;
-} abuf;
-
-static void ab_add(abuf *b, const uint8_t *u, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2;
-		b->u = realloc(b->u, b->cap);
-		assert_non_null(b->u);
-	}
-	memcpy(b->u + b->n, u, n);
-	b->n += n;
-}
-
-static void ab_silence(abuf *b, int ms)
-{
-	uint8_t s = 0xFF;
-	for (int i = 0; i < ms * 8; i++)
-		ab_add(b, &s, 1);
-}
-
-static int collect(const uint8_t *u, size_t n, void *arg)
-{
-	ab_add(arg, u, n);
-	return 0;
-}
-
 /* A caller utterance: silence, the text in voice, silence. */
 static abuf utterance(const char *voice, const char *text, int pad_ms)
 {
 	abuf b = {0};
 	ab_silence(&b, pad_ms);
-	assert_int_equal(sv_say(voice, text, collect, &b), 0);
+	assert_int_equal(sv_say(voice, text, ab_collect, &b), 0);
 	ab_silence(&b, pad_ms + 300);
 	return b;
 }
@@ -235,7 +207,7 @@ static void test_say(void **state)
 	static const char *const VOICES[] = {"kal", "rms", "slt", "awb"};
 	for (size_t v = 0; v < 4; v++) {
 		abuf b = {0};
-		assert_int_equal(sv_say(VOICES[v], text, collect, &b), 0);
+		assert_int_equal(sv_say(VOICES[v], text, ab_collect, &b), 0);
 		double ms_per_char = (double)b.n / 8.0 / (double)chars;
 		if (ms_per_char < 45 || ms_per_char > 110)
 			fail_msg("voice %s: %.0f ms per character", VOICES[v], ms_per_char);
@@ -244,7 +216,7 @@ static void test_say(void **state)
 		free(b.u);
 	}
 	abuf b = {0};
-	assert_int_equal(sv_say(NULL, "Hello.", collect, &b), 0); /* default voice: kal */
+	assert_int_equal(sv_say(NULL, "Hello.", ab_collect, &b), 0); /* default voice: kal */
 	assert_true(b.n > 8 * 200);
 	free(b.u);
 	int calls = 0;

@@ -45,6 +45,7 @@
 #include "harness.h"
 #include "sb_g711.h"
 #include "voice_engine.h"
+#include "../voice_testkit.h"
 
 #include <err.h>
 #include <feat.h>
@@ -136,43 +137,12 @@ static const char *const VOICES[] = {"rms", "slt", "awb"};
 
 /* ---- audio ----------------------------------------------------------------------------- */
 
-typedef struct abuf {
-	uint8_t *u;
-	size_t   n, cap;
-} abuf;
-
-static void ab_add(abuf *b, const uint8_t *u, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2;
-		b->u = realloc(b->u, b->cap);
-		if (!b->u)
-			abort();
-	}
-	memcpy(b->u + b->n, u, n);
-	b->n += n;
-}
-
-static void ab_silence(abuf *b, int ms)
-{
-	uint8_t s[PACKET];
-	memset(s, 0xFF, sizeof s);
-	for (int left = ms * 8; left > 0; left -= PACKET)
-		ab_add(b, s, (size_t)(left < PACKET ? left : PACKET));
-}
-
-static int say_cb(const uint8_t *u, size_t n, void *arg)
-{
-	ab_add(arg, u, n);
-	return 0;
-}
-
 /* A caller utterance: 400 ms of line silence, the speech, 800 ms after. */
 static abuf synth(const char *voice, const char *text)
 {
 	abuf b = {0};
 	ab_silence(&b, 400);
-	if (sv_say(voice, text, say_cb, &b) != 0)
+	if (sv_say(voice, text, ab_collect, &b) != 0)
 		die("sv_say failed for voice", voice);
 	ab_silence(&b, 800);
 	return b;
